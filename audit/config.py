@@ -1,0 +1,297 @@
+"""companies.yaml: strict pydantic models and a loader whose errors read `FILE:LINE: key.path: message`.
+
+Every model forbids unknown keys, so a misspelt key is an error rather than a silently ignored setting.
+Secrets never live in the file: it names environment variables (`password_env`), read by `audit.settings`.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from audit.errors import ConfigError
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)", re.IGNORECASE)
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`7d`, `4h`, `90m`, `1h30m`, `45s` or a number of seconds -> timedelta.
+
+    Written by hand because pydantic's own timedelta parsing wants ISO 8601 (`P7D`), which nobody writes in a
+    YAML file by hand.
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 7d, 4h or 30m")
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as 7d, 4h or 30m")
+    text = value.strip().replace(" ", "")
+    parts = list(_DURATION_PART.finditer(text))
+    if not text or not parts or "".join(p.group(0) for p in parts).lower() != text.lower():
+        raise ValueError(f"'{value}' is not a duration; write e.g. 7d, 4h, 30m or 1h30m")
+    seconds = sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2).lower()] for p in parts)
+    if seconds <= 0:
+        raise ValueError("a duration must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(Strict):
+    fast: Duration = timedelta(hours=4)
+    """A first human reply within this is 'fast' (TACK's best tier)."""
+    reasonable: Duration = timedelta(hours=48)
+    """Within this is 'reasonable'; later is 'slow'."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.fast >= self.reasonable:
+            raise ValueError("thresholds.fast must be shorter than thresholds.reasonable")
+        return self
+
+
+class AuditSection(Strict):
+    name: str = Field(min_length=1)
+    timezone: str = "UTC"
+    language: Literal["en", "he"] = "en"
+    country: str | None = None
+    """ISO country code for the business calendar (public holidays); e.g. IL."""
+    deadline: Duration = timedelta(days=7)
+    thresholds: Thresholds = Thresholds()
+    concurrency: int = Field(default=2, ge=1, le=16)
+    """Probes in flight at once (never more than one per site domain)."""
+    probe_timeout: Duration = timedelta(seconds=90)
+    """Whole-probe budget; past it the browser context is closed."""
+    allow_private_targets: bool = False
+    """Let probes reach private or loopback addresses (the demo and tests do; real audits never need to)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as ex:
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name such as Asia/Jerusalem)") from ex
+        return value
+
+
+class ImapSection(Strict):
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    tls: bool = True
+    starttls: bool = False
+    username: str
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    oauth2_token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    folders: tuple[str, ...] = ("INBOX", "Junk")
+
+
+class MailboxSection(Strict):
+    address: str
+    """Reply address template; `{token}` becomes each inquiry's unique token."""
+    imap: ImapSection | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _has_token(cls, value: str) -> str:
+        if value.count("{token}") != 1:
+            raise ValueError("must contain {token} exactly once, e.g. 'shopper+{token}@replies.example.org'")
+        local, at, domain = value.partition("@")
+        if not at or not local or "." not in domain or "{" in domain:
+            raise ValueError("must be an email address such as '{token}@replies.example.org'")
+        return value
+
+
+class PersonaSection(Strict):
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)
+    phone: str = Field(min_length=3)
+    company: str | None = None
+
+
+class InquirySection(Strict):
+    subject: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+    """May use {company} (the company's name) and {ref} (the reference code); without {ref} the
+    reference line is appended."""
+    topic: str | None = None
+    """Preferred option of a topic/department drop-down, when a form has one."""
+
+    @field_validator("message")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        unknown = set(re.findall(r"{(\w*)}", value)) - {"company", "ref", "first_name", "last_name"}
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; use {{company}} or {{ref}}")
+        return value
+
+
+StepAction = Literal["goto", "click", "click_if_exists", "fill", "select", "check", "wait_for_text", "wait"]
+SlotName = Literal[
+    "full_name", "first_name", "last_name", "email", "phone", "company", "subject", "message", "topic"
+]
+
+
+class StepSpec(Strict):
+    action: StepAction
+    selector: str | None = None
+    value: str | None = None
+
+
+class SuccessSpec(Strict):
+    text: tuple[str, ...] = ()
+    url: str | None = None
+    response_url: str | None = None
+
+
+class FormSection(Strict):
+    frame: str | None = None
+    fields: dict[SlotName, str] = {}
+    consent: tuple[str, ...] = ()
+    submit: str | None = None
+    steps: tuple[StepSpec, ...] = ()
+    success: SuccessSpec = SuccessSpec()
+
+
+_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class CompanySection(Strict):
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    sector: str = "other"
+    contact_url: str
+    locale: str | None = None
+    """Browser locale for this site, e.g. he-IL; defaults from audit.language."""
+    form: FormSection | None = None
+    enabled: bool = True
+
+    @field_validator("contact_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class AuditConfig(Strict):
+    audit: AuditSection
+    mailbox: MailboxSection
+    persona: PersonaSection
+    inquiry: InquirySection
+    companies: tuple[CompanySection, ...] = Field(min_length=1)
+
+    @field_validator("companies")
+    @classmethod
+    def _unique_ids(cls, value: tuple[CompanySection, ...]) -> tuple[CompanySection, ...]:
+        seen: set[str] = set()
+        for company in value:
+            if company.id in seen:
+                raise ValueError(f"company id '{company.id}' is used twice")
+            seen.add(company.id)
+        return value
+
+    def company(self, company_id: str) -> CompanySection:
+        for company in self.companies:
+            if company.id == company_id:
+                return company
+        raise KeyError(company_id)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading with line numbers
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> None:
+    """Record the 1-based line of every key path in a composed YAML tree."""
+    index[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            _line_index(value_node, (*path, key), index)
+            index[(*path, key)] = key_node.start_mark.line + 1  # point at the key, not its value
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            _line_index(item, (*path, position), index)
+
+
+def _line_of(loc: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in index:
+            return index[loc[:end]]
+    return 1
+
+
+def _describe(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> tuple[Any, ...]:
+    # pydantic adds the name of a failing validator or union branch ("function-after[...]") to the location;
+    # the user knows only their own keys.
+    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or "(" in part)))
+
+
+def load_config(path: Path) -> AuditConfig:
+    """Read and validate companies.yaml; raise ConfigError listing every problem as FILE:LINE: key: msg."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file (write one from the example companies.yaml)"]) from None
+    except (OSError, UnicodeDecodeError) as ex:
+        raise ConfigError([f"{path}: cannot be read: {ex}"]) from ex
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str = "companies.yaml") -> AuditConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as ex:
+        mark = ex.problem_mark or ex.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError([f"{source}:{line}: YAML syntax: {ex.problem or ex}"]) from ex
+    except yaml.YAMLError as ex:
+        raise ConfigError([f"{source}:1: YAML syntax: {ex}"]) from ex
+    if not isinstance(data, dict) or root is None:
+        raise ConfigError(
+            [f"{source}:1: expected a mapping with audit, mailbox, persona, inquiry, companies"]
+        )
+    index: dict[tuple[Any, ...], int] = {}
+    _line_index(root, (), index)
+    try:
+        return AuditConfig.model_validate(data)
+    except ValidationError as ex:
+        problems = []
+        for error in ex.errors():
+            loc = _clean_loc(error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (misspelt? see the README's configuration reference)"
+            elif error["type"] == "missing":
+                message = "required key is missing"
+            problems.append(f"{source}:{_line_of(loc, index)}: {_describe(loc)}: {message}")
+        raise ConfigError(problems) from ex

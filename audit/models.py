@@ -1,0 +1,122 @@
+"""Database tables (SQLModel). Facts are stored as observed; judgements are recomputed later.
+
+Every timestamp is a UTC-aware datetime in Python (`UTCDateTime` re-attaches UTC on SQLite, which keeps
+no zone).
+Changing a table means a new Alembic migration in audit/migrations/versions; a test checks both agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import DateTime, Dialect, String, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; hands back timezone-aware datetimes on every database (SQLite returns naive ones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[datetime]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class WaveMode(StrEnum):
+    LIVE = "live"
+    DRY_RUN = "dry_run"
+
+
+class WaveStatus(StrEnum):
+    OPEN = "open"  # planned or running: `audit run` resumes it
+    SUBMITTED = "submitted"  # every planned probe has an outcome
+
+
+class ProbeState(StrEnum):
+    PLANNED = "planned"  # nothing sent; may be attempted (again)
+    SUBMIT_STARTED = "submit_started"  # write-ahead record: committed just before the click, never retried
+    FINISHED = "finished"  # has an outcome
+
+
+class Company(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=63)
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    sector: str = Field(default="other", max_length=100)
+    contact_url: str = Field(sa_column=Column(Text, nullable=False))
+    domain: str = Field(max_length=255)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Wave(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    audit_name: str = Field(sa_column=Column(Text, nullable=False))
+    mode: str = Field(default=WaveMode.LIVE, max_length=20)
+    status: str = Field(default=WaveStatus.OPEN, max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+    lease_owner: str | None = Field(default=None, max_length=200)
+    """Which process is running this wave now (host:pid); one runner per wave."""
+    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Probe(SQLModel, table=True):
+    """One inquiry to one company in one wave, from plan to outcome."""
+
+    __table_args__ = (UniqueConstraint("wave_id", "company_id", "seq", name="uq_probe_wave_company_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    company_id: str = Field(foreign_key="company.id", max_length=63, index=True)
+    seq: int = Field(default=1)
+    token: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
+    ref_code: str = Field(max_length=16, index=True)
+    reply_address: str = Field(max_length=320)
+    contact_url: str = Field(sa_column=Column(Text, nullable=False))
+    dry_run: bool = False
+    state: str = Field(default=ProbeState.PLANNED, max_length=20, index=True)
+    attempts: int = 0
+    outcome: str | None = Field(default=None, max_length=30)
+    detail: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    planned_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    submit_started_at: datetime | None = Field(default=None, sa_column=_ts())
+    clicked_at: datetime | None = Field(default=None, sa_column=_ts())
+    submitted_at: datetime | None = Field(default=None, sa_column=_ts())
+    submitted_at_source: str | None = Field(default=None, max_length=20)
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+    post_url: str | None = Field(default=None, sa_column=Column(Text))
+    post_status: int | None = None
+    confirmation_text: str | None = Field(default=None, sa_column=Column(Text))
+    error_text: str | None = Field(default=None, sa_column=Column(Text))
+    final_url: str | None = Field(default=None, sa_column=Column(Text))
+    form_layer: str | None = Field(default=None, max_length=60)
+    captcha: str | None = Field(default=None, max_length=60)
+    cookie_action: str | None = Field(default=None, sa_column=Column(Text))
+    evidence_dir: str | None = Field(default=None, sa_column=Column(Text))
+    """Relative to the data directory, so a data directory can be moved whole."""

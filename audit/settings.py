@@ -1,0 +1,37 @@
+"""The only reader of the process environment (style.md rule 1).
+
+Settings come from `AUDIT_*` variables (or a `.env` file in the working directory) and are passed down as one
+typed object; secrets named in companies.yaml (`password_env: ...`) are read through `read_secret`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUDIT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("audit-data")
+    """Database (SQLite), evidence and raw messages live here."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL; default `sqlite:///<data_dir>/audit.db`. PostgreSQL: `postgresql+psycopg://user@host/db`."""
+
+    chromium_path: str | None = None
+    """A Chromium/Chrome binary to use instead of Playwright's own or the system one."""
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'audit.db').as_posix()}"
+
+
+def read_secret(variable: str) -> SecretStr | None:
+    """The value of the environment variable a config names (e.g. `password_env: AUDIT_IMAP_PASSWORD`)."""
+    value = os.environ.get(variable)  # noqa: TID251 - this module is the one allowed reader
+    return SecretStr(value) if value else None
