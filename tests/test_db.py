@@ -1,0 +1,92 @@
+"""The database layer on real SQLite and real PostgreSQL: migrations, UTC round trips, constraints."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
+
+from audit.db import make_engine, migrate, open_database
+from audit.models import Company, Probe, Wave
+
+
+def test_migrations_and_models_agree(database_url: str) -> None:
+    engine = open_database(database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_migrate_is_idempotent_and_creates_every_table(database_url: str) -> None:
+    engine = open_database(database_url)
+    migrate(engine)  # a second time: nothing to do, no error
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"company", "wave", "probe", "alembic_version"} <= tables
+
+
+def test_timestamps_come_back_utc_aware(database_url: str) -> None:
+    engine = open_database(database_url)
+    jerusalem = timezone(timedelta(hours=2))
+    moment = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=jerusalem)
+    with Session(engine) as session:
+        session.add(Company(id="acme", name="Acme", contact_url="https://acme.test/", domain="acme.test"))
+        wave = Wave(audit_name="t", created_at=moment)
+        session.add(wave)
+        session.commit()
+        wave_id = wave.id
+    with Session(engine) as session:
+        stored = session.get(Wave, wave_id)
+        assert stored is not None
+        assert stored.created_at.tzinfo is not None
+        assert stored.created_at.utcoffset() == timedelta(0)
+        assert stored.created_at == moment
+        assert stored.created_at.hour == 7  # 09:30 at +02:00 is 07:30 UTC
+    engine.dispose()
+
+
+def test_naive_datetimes_are_refused(database_url: str) -> None:
+    engine = open_database(database_url)
+    with Session(engine) as session:
+        session.add(Wave(audit_name="t", created_at=datetime(2026, 1, 1, 12, 0)))
+        with pytest.raises(Exception, match="naive datetime"):
+            session.commit()
+    engine.dispose()
+
+
+def test_probe_tokens_and_wave_slots_are_unique(database_url: str) -> None:
+    engine = open_database(database_url)
+    with Session(engine) as session:
+        session.add(Company(id="acme", name="Acme", contact_url="https://acme.test/", domain="acme.test"))
+        wave = Wave(audit_name="t")
+        session.add(wave)
+        session.commit()
+        assert wave.id is not None
+        common = {"wave_id": wave.id, "company_id": "acme", "reply_address": "x@y.z", "contact_url": "u"}
+        session.add(Probe(token="tok1", ref_code="AAAA-11", **common))
+        session.commit()
+        session.add(Probe(token="tok2", ref_code="AAAA-12", **common))  # same wave, company and seq
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        session.add(Probe(token="tok1", ref_code="AAAA-13", seq=2, **common))  # same token
+        with pytest.raises(IntegrityError):
+            session.commit()
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/wal.db")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
