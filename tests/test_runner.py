@@ -176,6 +176,9 @@ def test_a_run_killed_mid_submit_is_resumed_without_resending(farm: RunningFarm,
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
     farm.slow_seconds = 0.1
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
