@@ -28,6 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # soft_wrap: long lines (paths, messages) stay whole, so they can be copied and grepped.
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+if not console.is_terminal:  # piped or logged: rich would assume 80 columns and squeeze the tables
+    console.width = 120
 
 
 def config_option(fn: F) -> F:
@@ -213,7 +215,8 @@ def print_run_summary(settings: Settings, config: AuditConfig, report: RunReport
         render_status(console, engine, wave_id=report.wave_id, timezone=config.audit.timezone)
     finally:
         engine.dispose()
-    console.print(f"Evidence (screenshots, confirmation texts) is under {settings.data_dir / 'evidence'}")
+    evidence = settings.data_dir / "evidence" / f"wave-{report.wave_id}"
+    console.print(f"Evidence (screenshots, evidence.json): {evidence}/<company id>-1/", highlight=False)
 
 
 @cli.command()

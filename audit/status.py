@@ -42,7 +42,7 @@ def find_wave(session: Session, wave_id: int | None, audit_name: str | None) -> 
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
-    return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def render_status(
@@ -62,19 +62,22 @@ def render_status(
         f"'{wave.audit_name}', started {_local(wave.created_at, zone)} {timezone}"
     )
     table = Table(title=Text(title), title_justify="left", expand=False)
-    for heading in ("Company", "Outcome", "Detail", f"Submitted ({timezone})", "HTTP", "Ref", "Evidence"):
-        table.add_column(heading, overflow="fold")
+    table.add_column("Company", overflow="fold", ratio=2)
+    table.add_column("Outcome", no_wrap=True)
+    table.add_column("Detail", overflow="fold", ratio=1)
+    table.add_column(f"Submitted ({timezone})", overflow="fold")
+    table.add_column("HTTP", no_wrap=True)
+    table.add_column("Ref", no_wrap=True)
     for probe, company in rows:
         outcome = probe.outcome or probe.state
         # Text() cells: names and texts are shown as they are, never read as rich markup.
         table.add_row(
             Text(company.name),
             Text(outcome, style=OUTCOME_STYLE.get(outcome, "white")),
-            Text(probe.detail or ""),
+            Text((probe.detail or "").lower().replace("_", " ")),
             Text(_local(probe.submitted_at, zone)),
             Text("" if probe.post_status is None else str(probe.post_status)),
             Text(probe.ref_code),
-            Text(probe.evidence_dir or ""),
         )
     console.print(table)
     counts = Counter(probe.outcome or probe.state for probe, _ in rows)

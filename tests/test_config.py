@@ -60,8 +60,12 @@ def test_the_shipped_example_is_valid() -> None:
 def test_the_demo_config_is_valid() -> None:
     from audit.demo.run import demo_config_text
 
-    config = parse_config(demo_config_text("http://127.0.0.1:9"))
-    assert all(c.contact_url.startswith("http://127.0.0.1:9/") for c in config.companies)
+    config = parse_config(demo_config_text(9))
+    assert all(
+        c.contact_url == f"http://{c.id}.localhost:9/{c.contact_url.split('/', 3)[3]}"
+        for c in config.companies
+    )
+    assert config.audit.allow_private_targets
 
 
 def test_unknown_key_is_reported_with_its_line() -> None:

@@ -15,9 +15,9 @@ from audit.runner import RunOptions
 from audit.settings import Settings
 
 
-def demo_config_text(farm_base_url: str) -> str:
+def demo_config_text(port: int) -> str:
     template = (resources.files("audit.demo") / "companies.yaml").read_text(encoding="utf-8")
-    return template.replace("{{FARM}}", farm_base_url)
+    return template.replace("{{PORT}}", str(port))
 
 
 def run_demo(settings: Settings, *, console: Console, dry_run: bool, keep_serving: bool) -> Path:
@@ -26,7 +26,7 @@ def run_demo(settings: Settings, *, console: Console, dry_run: bool, keep_servin
     demo_dir = ensure_data_dir(settings.data_dir / "demo")
     demo_settings = settings.model_copy(update={"data_dir": demo_dir, "database_url": None})
     with serve_farm() as farm:
-        text = demo_config_text(farm.base_url)
+        text = demo_config_text(farm.port)
         config_path = demo_dir / "companies.yaml"
         config_path.write_text(text, encoding="utf-8")
         config = parse_config(text, source=str(config_path))
