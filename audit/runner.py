@@ -65,11 +65,11 @@ ProgressCallback = Callable[[str, Probe], None]  # ("start"|"done", probe)
 def sync_companies(session: Session, config: AuditConfig) -> None:
     """Upsert the companies of the config (the database keeps companies a later config dropped)."""
     for spec in config.companies:
+        domain = site_domain(spec.contact_url)
         row = session.get(Company, spec.id) or Company(
-            id=spec.id, name=spec.name, contact_url=spec.contact_url
+            id=spec.id, name=spec.name, contact_url=spec.contact_url, domain=domain
         )
-        row.name, row.sector, row.contact_url = spec.name, spec.sector, spec.contact_url
-        row.domain = site_domain(spec.contact_url)
+        row.name, row.sector, row.contact_url, row.domain = spec.name, spec.sector, spec.contact_url, domain
         row.updated_at = utcnow()
         session.add(row)
 
@@ -251,7 +251,7 @@ async def wave_lease(engine: Engine, wave_id: int) -> AsyncIterator[None]:
 # ---------------------------------------------------------------------------------------------------- running
 
 
-def store_result(session: Session, probe: Probe, result: ProbeResult, data_dir: Path) -> None:
+def store_result(session: Session, probe: Probe, result: ProbeResult) -> None:
     probe.state = ProbeState.FINISHED
     probe.outcome, probe.detail, probe.reason = result.outcome.value, result.detail.value, result.reason
     probe.clicked_at, probe.submitted_at = result.clicked_at, result.submitted_at
@@ -343,7 +343,7 @@ class _WaveRun:
                     await asyncio.sleep(2.0 * attempt)
                     continue
                 else:
-                    store_result(session, row, result, self.settings.data_dir)
+                    store_result(session, row, result)
                 session.commit()
                 probe.sqlmodel_update(row.model_dump())
             return

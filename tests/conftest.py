@@ -73,7 +73,6 @@ class BrowserHost:
         self._submit(stop()).result(timeout=60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
-        self.loop.close()
         # An unclosed loop leaks its self-pipe sockets; with filterwarnings=error that fails the session.
         self.loop.close()
 

@@ -1,0 +1,1 @@
+"""Page scripts run by the probe (loaded as text by `probes.scripts`)."""

@@ -1,0 +1,1 @@
+"""Keyword data files (`en.yaml`, `he.yaml`); loaded by `probes.vocab`."""
