@@ -180,16 +180,14 @@ class FormFiller:
         read_back: str | None = None
         for attempt in candidates:
             await loc.fill(attempt, timeout=ACTION_TIMEOUT_MS)
-            typed = await loc.input_value(timeout=ACTION_TIMEOUT_MS)
-            # Masks and validators rewrite values on blur; what counts is what stays.
+            # Masks and validators rewrite values on blur; what counts is what stays, so read after it (one
+            # read, not two: each is a round trip to the browser, and this runs for every field).
             await loc.blur(timeout=ACTION_TIMEOUT_MS)
             read_back = await loc.input_value(timeout=ACTION_TIMEOUT_MS)
             if read_back and (slot is not Slot.PHONE or _same_digits(attempt, read_back)):
                 value = attempt
                 break
-            self.notes.append(
-                f"{control.describe()}: typed {attempt!r}, read back {typed!r} then {read_back!r}"
-            )
+            self.notes.append(f"{control.describe()}: typed {attempt!r}, read back {read_back!r}")
         if not read_back:
             raise _FillStop(
                 Detail.FILL_FAILED, f"The field {control.describe()} did not keep the typed value."

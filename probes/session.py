@@ -77,7 +77,9 @@ async def probe_session(browser: Browser, target: ProbeTarget) -> AsyncIterator[
     watchdog: asyncio.Task[None] | None = None
     try:
         await context.add_init_script(script=init_script())
-        await context.tracing.start(screenshots=True, snapshots=True)
+        # DOM snapshots, not a screencast: the screencast costs a core on a small machine and the probe takes
+        # its own screenshots at the moments that matter.
+        await context.tracing.start(screenshots=False, snapshots=True)
         page = await context.new_page()
         session = ProbeSession(context, page, target.timeout_s, target.evidence_dir / "trace.zip")
         context.set_default_timeout(session.action_timeout_ms)
