@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec audit demo "$@"
+exec python3 -m audit demo "$@"

@@ -151,7 +151,7 @@ def test_one_runner_per_wave(tmp_path: Path) -> None:
 
 def test_a_run_killed_mid_submit_is_resumed_without_resending(farm: RunningFarm, tmp_path: Path) -> None:
     """Kill -9 after the write-ahead record and the POST, re-run: exactly one submission per company."""
-    farm.slow_seconds = 60
+    previous, farm.slow_seconds = farm.slow_seconds, 60
     config_path = tmp_path / "companies.yaml"
     config_path.write_text(make_config(farm, {"slowco": "slow", "plainco": "plain"}), encoding="utf-8")
     env = {**os.environ, "AUDIT_DATA_DIR": str(tmp_path / "data")}
@@ -179,7 +179,7 @@ def test_a_run_killed_mid_submit_is_resumed_without_resending(farm: RunningFarm,
             process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
-    farm.slow_seconds = 0.1
+    farm.slow_seconds = previous
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -192,3 +192,25 @@ def test_a_run_killed_mid_submit_is_resumed_without_resending(farm: RunningFarm,
     assert rows["plainco"].outcome == "submitted"
     assert len(farm.submissions_for("slow")) == 1
     assert len(farm.submissions_for("plain")) == 1
+
+
+def test_one_probe_per_site_domain_at_a_time(
+    farm: RunningFarm, browser_host: BrowserHost, tmp_path: Path
+) -> None:
+    """Two companies on one site domain are probed one after the other; on two domains, side by side."""
+    previous, farm.slow_seconds = farm.slow_seconds, 4.0
+    try:
+        shared = make_config(farm, {"one": "slow", "two": "slow"})
+        run(browser_host, Settings(data_dir=tmp_path / "shared"), parse_config(shared), concurrency=2)
+        first, second = sorted(s.received_at for s in farm.submissions_for("slow"))
+        assert (second - first).total_seconds() >= 4.0  # the second POST waited for the first answer
+
+        farm.clear()
+        apart = make_config(farm, {"one": "slow", "two": "slow"}).replace(
+            farm.url("slow"), farm.host_url("one.localhost", "slow"), 1
+        )
+        run(browser_host, Settings(data_dir=tmp_path / "apart"), parse_config(apart), concurrency=2)
+        first, second = sorted(s.received_at for s in farm.submissions_for("slow"))
+        assert (second - first).total_seconds() < 4.0  # both were in flight at once
+    finally:
+        farm.slow_seconds = previous
