@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from audit import __version__
+from audit.cli_common import config_option, console, err_console
 from audit.config import AuditConfig, load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database
@@ -22,25 +21,6 @@ from audit.runner import RunOptions, RunReport, run_wave
 from audit.settings import Settings
 from audit.status import render_status
 from probes import ProbeError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# soft_wrap: long lines (paths, messages) stay whole, so they can be copied and grepped.
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-if not console.is_terminal:  # piped or logged: rich would assume 80 columns and squeeze the tables
-    console.width = 120
-
-
-def config_option(fn: F) -> F:
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=Path("companies.yaml"),
-        show_default=True,
-        help="The audit's configuration file.",
-    )(fn)
 
 
 class AuditGroup(click.Group):
@@ -263,3 +243,13 @@ def demo(settings: Settings, dry_run: bool, keep_serving: bool) -> None:
 
 def main() -> None:
     cli(prog_name="audit")
+
+
+def _register_collector_commands() -> None:
+    from audit.cli_collect import collect, inbox, reply
+
+    for command in (collect, inbox, reply):
+        cli.add_command(command)
+
+
+_register_collector_commands()

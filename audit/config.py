@@ -109,10 +109,26 @@ class ImapSection(Strict):
     folders: tuple[str, ...] = ("INBOX", "Junk")
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class WebhookSection(Strict):
+    """Inbound-email webhooks (served by `audit serve`): each names the environment variable of its secret."""
+
+    mailgun_signing_key_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    sendgrid_secret_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    postmark_username_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    postmark_password_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    generic_secret_env: str | None = Field(default=None, pattern=_ENV_NAME)
+
+
 class MailboxSection(Strict):
     address: str
     """Reply address template; `{token}` becomes each inquiry's unique token."""
     imap: ImapSection | None = None
+    maildir: str | None = None
+    """A local Maildir folder the server delivers to; read, never modified."""
+    webhooks: WebhookSection | None = None
 
     @field_validator("address")
     @classmethod

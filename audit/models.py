@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Dialect, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Dialect, String, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Column, Field, SQLModel
 
@@ -120,3 +120,91 @@ class Probe(SQLModel, table=True):
     cookie_action: str | None = Field(default=None, sa_column=Column(Text))
     evidence_dir: str | None = Field(default=None, sa_column=Column(Text))
     """Relative to the data directory, so a data directory can be moved whole."""
+
+
+class MessageKind(StrEnum):
+    HUMAN = "human"
+    AUTO_REPLY = "auto_reply"  # includes ticket acknowledgements (kind_rule says which)
+    OUT_OF_OFFICE = "out_of_office"
+    BOUNCE = "bounce"
+    MARKETING = "marketing"
+    TEMPLATED = "templated"
+    UNKNOWN = "unknown"  # malformed beyond classifying
+
+
+class Message(SQLModel, table=True):
+    """One reply that reached us, by any channel, stored once; the raw bytes live in a file (`raw_path`).
+
+    Parsing, matching and classification are recomputable from the raw bytes; a person's assignment is kept
+    in `assigned_by_hand` so re-matching does not undo it.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid", name="uq_message_imap_uid"),
+        UniqueConstraint("source", "delivery_key", name="uq_message_delivery"),
+        UniqueConstraint("content_key", name="uq_message_content"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)  # imap | webhook:<provider> | maildir | manual
+    channel: str = Field(default="email", max_length=20)  # email | phone | sms | other
+    account: str | None = Field(default=None, max_length=320)
+    folder: str | None = Field(default=None, max_length=255)
+    uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger))
+    uid: int | None = Field(default=None, sa_column=Column(BigInteger))
+    delivery_key: str | None = Field(default=None, max_length=255)
+    """Per-transport idempotency: a webhook's event id or the raw bytes' SHA-256; a Maildir file's name."""
+    content_key: str = Field(max_length=64)
+    """sha256(normalised Message-ID or a content digest | probe): the same reply by two channels is one."""
+    raw_sha256: str | None = Field(default=None, max_length=64, index=True)
+    raw_path: str | None = Field(default=None, sa_column=Column(Text))
+    raw_size: int = 0
+    message_id: str | None = Field(default=None, sa_column=Column(Text))
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    from_address: str | None = Field(default=None, sa_column=Column(Text))
+    from_domain: str | None = Field(default=None, max_length=255, index=True)
+    recipients: str | None = Field(default=None, sa_column=Column(Text))
+    """Every address we were sent to, envelope first, comma-separated."""
+    received_at: datetime = Field(sa_column=_ts(nullable=False))
+    received_at_source: str = Field(max_length=30)
+    date_header: datetime | None = Field(default=None, sa_column=_ts())
+    date_suspicious: bool = False
+    ingested_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    probe_id: int | None = Field(default=None, foreign_key="probe.id", index=True)
+    match_method: str | None = Field(default=None, max_length=40)
+    match_confidence: str | None = Field(default=None, max_length=10)  # high | medium | low
+    needs_review: bool = False
+    assigned_by_hand: bool = False
+    kind: str = Field(default=MessageKind.UNKNOWN, max_length=20)
+    kind_rule: str | None = Field(default=None, sa_column=Column(Text))
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    reply_text: str | None = Field(default=None, sa_column=Column(Text))
+    """The reply without quoted history and signature."""
+    html_sanitized: str | None = Field(default=None, sa_column=Column(Text))
+    malformed: bool = False
+    parse_error: str | None = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ImapCheckpoint(SQLModel, table=True):
+    """Per (account, folder): the UIDVALIDITY seen and the last UID stored, advanced with the messages."""
+
+    __table_args__ = (UniqueConstraint("account", "folder", name="uq_imap_checkpoint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(max_length=320)
+    folder: str = Field(max_length=255)
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class WebhookReplay(SQLModel, table=True):
+    """Mailgun tokens already seen (replay protection), kept for the timestamp window."""
+
+    __table_args__ = (UniqueConstraint("provider", "token", name="uq_webhook_replay"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=40)
+    token: str = Field(max_length=255)
+    seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
