@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from audit.collect.imap import ImapCredentials, collect_imap_once, imap_watch
+from audit.collect.imap import ImapCredentials, ImapStats, collect_imap_once, imap_watch
 from audit.collect.maildir import collect_maildir_once
 from audit.config import AuditConfig, ImapSection
 from audit.errors import AuditError
@@ -79,8 +79,8 @@ def watch(
 
     maildir = config.mailbox.maildir
 
-    def after_imap_pass(stats: object) -> None:
-        report = CollectReport([f"imap {imap.username}@{imap.host}: {getattr(stats, 'summary', str)()}"])
+    def after_imap_pass(stats: ImapStats) -> None:
+        report = CollectReport([f"imap {imap.username}@{imap.host}: {stats.summary()}"])
         if maildir is not None:
             found = collect_maildir_once(engine, Path(maildir), data_dir=data_dir)
             report.lines.append(f"maildir {maildir}: {found.stored} new, {found.duplicates} already stored")
