@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from audit.db import make_engine, migrate, open_database
 from audit.models import Company, Probe, Wave
@@ -89,4 +89,16 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: object) -> None:
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_a_savepoint_does_not_commit_behind_the_callers_back(database_url: str) -> None:
+    """ingest_raw works inside the caller's transaction with savepoints; a rollback must undo all of it."""
+    engine = open_database(database_url)
+    with Session(engine) as session:
+        with session.begin_nested():
+            session.add(Wave(audit_name="inside a savepoint"))
+        session.rollback()
+    with Session(engine) as session:
+        assert session.exec(select(Wave)).all() == []
     engine.dispose()
