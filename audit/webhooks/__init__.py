@@ -1,0 +1,13 @@
+"""Inbound-email webhooks (Mailgun, SendGrid, Postmark, a generic signed raw-MIME endpoint).
+
+`create_webhook_app(engine, data_dir=..., secrets=WebhookSecrets(...))` returns the FastAPI app that
+`audit serve` runs; `app` builds it, `auth` checks each provider's credentials, `providers` turns a payload
+into one `Delivery`, `mime` prepends the envelope recipient or rebuilds a message from parsed parts.
+"""
+
+from __future__ import annotations
+
+from audit.webhooks.app import create_webhook_app
+from audit.webhooks.auth import WebhookSecrets
+
+__all__ = ["WebhookSecrets", "create_webhook_app"]

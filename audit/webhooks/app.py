@@ -1,0 +1,346 @@
+"""The inbound-email webhook app: authenticate, store the raw message, then answer (email-collection.md §7).
+
+Order of work for every request: refuse an unconfigured endpoint (404); authenticate on what arrived, before
+anything is written (401); read at most `max_body_bytes`, counting while streaming (413 past it); write the
+raw bytes (`keep_raw`), ingest them and commit; only then answer 200. Our own failures (database down, disk
+full) answer 500 so the provider retries; 403 and 406, which make Postmark and Mailgun give up, are never
+used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session, col, delete, select
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Message as AsgiMessage
+
+from audit.collect.store import Arrival, ingest_raw, keep_raw, raw_sha256
+from audit.models import WebhookReplay, utcnow
+from audit.webhooks.auth import (
+    WebhookSecrets,
+    basic_auth_ok,
+    mailgun_fresh,
+    mailgun_signature_ok,
+    raw_signature_ok,
+    same,
+)
+from audit.webhooks.mime import Attachment, with_envelope
+from audit.webhooks.providers import (
+    BadPayload,
+    Delivery,
+    FormFields,
+    mailgun_delivery,
+    postmark_delivery,
+    raw_delivery,
+    sendgrid_delivery,
+)
+
+log = logging.getLogger("audit.webhooks")
+
+MAX_FORM_FIELDS = 1000
+MAX_FORM_FILES = 1000  # attachments, when a provider posts parsed parts; the body limit bounds them anyway
+MAX_TOKEN_CHARS = 255
+REPLAY_PRUNE_EVERY_S = 600.0
+_BASIC = {"WWW-Authenticate": 'Basic realm="audit webhooks"'}
+_SECRET_PATH = re.compile(r"(/webhooks/sendgrid/)[^/?\s]+")
+
+
+class BodyTooLarge(Exception):
+    """Raised while reading a request body that passes the limit."""
+
+
+class Replayed(Exception):
+    """A Mailgun token seen before."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    id: int | None
+    created: bool
+
+
+def _refuse(status: int, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
+    raise HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+def _bounded(request: Request, limit: int, *, content_type: str | None = None) -> Request:
+    """The same request, whose body reading stops with `BodyTooLarge` once past `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    upstream = request.receive
+    received = 0
+
+    async def receive() -> AsgiMessage:
+        nonlocal received
+        message = await upstream()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    scope = dict(request.scope)
+    if content_type is not None:
+        others = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"content-type"]
+        scope["headers"] = [*others, (b"content-type", content_type.encode("latin-1"))]
+    return Request(scope, receive)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    return await _bounded(request, limit).body()
+
+
+async def read_form(request: Request, limit: int) -> FormFields:
+    """A form post's fields as exact bytes; parts up to `limit` (Starlette's default stops at 1 MB)."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        body = await read_body(request, limit)
+        try:  # latin-1 maps every percent-decoded byte to one character, so nothing is lost or replaced
+            pairs = parse_qsl(
+                body.decode("latin-1"),
+                keep_blank_values=True,
+                encoding="latin-1",
+                max_num_fields=MAX_FORM_FIELDS,
+            )
+        except ValueError as ex:
+            raise BadPayload(str(ex)) from ex
+        urlencoded: dict[str, list[bytes]] = {}
+        for name, value in pairs:
+            urlencoded.setdefault(name, []).append(value.encode("latin-1"))
+        return FormFields(urlencoded)
+    if media_type != "multipart/form-data":
+        raise BadPayload("expected a form post (multipart/form-data or application/x-www-form-urlencoded)")
+    # Starlette decodes text parts with the declared charset; latin-1 makes that lossless for raw 8-bit MIME.
+    latin1 = re.sub(r";\s*charset=[^;]*", "", content_type, flags=re.IGNORECASE) + "; charset=latin-1"
+    bounded = _bounded(request, limit, content_type=latin1)
+    values: dict[str, list[bytes]] = {}
+    files: dict[str, list[Attachment]] = {}
+    async with bounded.form(
+        max_part_size=limit, max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS
+    ) as form:
+        for field_name, item in form.multi_items():
+            if isinstance(item, str):
+                values.setdefault(field_name, []).append(item.encode("latin-1"))
+            else:
+                data = await item.read()
+                files.setdefault(field_name, []).append(Attachment(item.filename, item.content_type, data))
+    return FormFields(values, files)
+
+
+class _RedactSecretPaths(logging.Filter):
+    """Keeps the SendGrid path secret out of uvicorn's access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SECRET_PATH.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, _RedactSecretPaths) for existing in access.filters):
+        access.addFilter(_RedactSecretPaths())
+
+
+class Receiver:
+    """Stores deliveries: raw bytes first, then the message and (Mailgun) its token, in one transaction."""
+
+    def __init__(self, engine: Engine, *, data_dir: Path, mailgun_max_age_s: int) -> None:
+        self.engine = engine
+        self.data_dir = data_dir
+        self.replay_window = timedelta(seconds=2 * mailgun_max_age_s + 60)  # timestamps may be ahead of us
+        # One writer at a time on SQLite: waiting here is cheaper than SQLite's busy-sleep backoff.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._pruned_at = 0.0
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
+
+    def _token_seen(self, token: str) -> bool:
+        with Session(self.engine) as session:
+            found = session.exec(
+                select(WebhookReplay.id).where(
+                    WebhookReplay.provider == "mailgun", WebhookReplay.token == token
+                )
+            ).first()
+        return found is not None
+
+    def _claim_token(self, session: Session, token: str) -> None:
+        now = utcnow()
+        if time.monotonic() - self._pruned_at > REPLAY_PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            session.exec(
+                delete(WebhookReplay).where(
+                    col(WebhookReplay.provider) == "mailgun",
+                    col(WebhookReplay.seen_at) < now - self.replay_window,
+                )
+            )
+        session.add(WebhookReplay(provider="mailgun", token=token, seen_at=now))
+        try:
+            session.flush()  # a plain flush, no savepoint: the token commits with the message or not at all
+        except IntegrityError:
+            session.rollback()
+            raise Replayed from None
+
+    def store(self, delivery: Delivery) -> Stored:
+        raw = with_envelope(delivery.mime, delivery.recipients)
+        arrival = Arrival(
+            source=f"webhook:{delivery.provider}",
+            delivery_key=delivery.event_id or raw_sha256(raw),
+            envelope_recipients=delivery.recipients,
+            transport_time=None,  # no provider sends a receipt time; Mailgun's timestamp is its signing time
+        )
+        token = delivery.replay_token
+        if token is not None and self._token_seen(token):
+            raise Replayed
+        keep_raw(raw, self.data_dir)  # first, outside the lock: the bytes survive whatever happens next
+        with self._writing(), Session(self.engine, expire_on_commit=False) as session:
+            if token is not None:
+                self._claim_token(session, token)
+            result = ingest_raw(session, raw, arrival, data_dir=self.data_dir)
+            session.commit()
+            return Stored(result.message.id, result.created)
+
+    async def accept(self, build: Callable[[], Delivery]) -> JSONResponse:
+        """Build the delivery and store it in a worker thread (the database is synchronous); answer."""
+
+        def work() -> tuple[Delivery, Stored]:
+            delivery = build()
+            return delivery, self.store(delivery)
+
+        try:
+            delivery, stored = await run_in_threadpool(work)
+        except BadPayload as ex:
+            _refuse(400, str(ex))
+        except Replayed:
+            log.warning("webhook mailgun: refused a replayed token")
+            _refuse(401, "replayed token")
+        except (SQLAlchemyError, OSError):
+            log.exception("webhook: could not store a delivery; answering 500 so the provider retries")
+            _refuse(500, "could not store the message; retry later")
+        log.info(
+            "webhook %s: %s message %s (%d bytes)",
+            delivery.provider,
+            "stored" if stored.created else "duplicate of",
+            stored.id,
+            len(delivery.mime),
+        )
+        return JSONResponse({"stored": stored.created, "duplicate": not stored.created, "id": stored.id})
+
+
+def create_webhook_app(
+    engine: Engine,
+    *,
+    data_dir: Path,
+    secrets: WebhookSecrets,
+    max_body_bytes: int = 25 * 1024 * 1024,
+    mailgun_max_age_s: int = 300,
+) -> FastAPI:
+    """The webhook endpoints under /webhooks/, storing into `engine` (migrated) and `data_dir`/raw."""
+    receiver = Receiver(engine, data_dir=data_dir, mailgun_max_age_s=mailgun_max_age_s)
+    app = FastAPI(title="contact-audit webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    _redact_access_log()
+
+    def configured(secret: str | None) -> str:
+        if not secret:  # an empty secret would let an empty password in
+            _refuse(404, "not configured")
+        return secret
+
+    def unauthorized(
+        provider: str, request: Request, why: str, headers: dict[str, str] | None = None
+    ) -> NoReturn:
+        client = request.client.host if request.client else "?"
+        log.warning("webhook %s: refused a request from %s: %s", provider, client, why)
+        _refuse(401, why, headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        log.warning("webhook: refused a body over %d bytes on %s", max_body_bytes, request.url.path)
+        return JSONResponse({"detail": f"body larger than {max_body_bytes} bytes"}, status_code=413)
+
+    @app.exception_handler(BadPayload)
+    async def bad_payload(request: Request, exc: BadPayload) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.post("/webhooks/mailgun")
+    @app.post("/webhooks/mailgun/mime")  # Mailgun posts `body-mime` only to a URL ending in "mime"
+    async def mailgun(request: Request) -> JSONResponse:
+        key = configured(secrets.mailgun_signing_key)
+        fields = await read_form(request, max_body_bytes)
+        timestamp, token = fields.text("timestamp") or "", fields.text("token") or ""
+        signature = fields.text("signature") or ""
+        if not (timestamp and token and signature):
+            unauthorized("mailgun", request, "missing timestamp, token or signature")
+        if not mailgun_signature_ok(key, timestamp=timestamp, token=token, signature=signature):
+            unauthorized("mailgun", request, "bad signature")
+        if not mailgun_fresh(timestamp, now=time.time(), max_age_s=mailgun_max_age_s):
+            unauthorized("mailgun", request, "stale timestamp")
+        if len(token) > MAX_TOKEN_CHARS:
+            unauthorized("mailgun", request, "token too long")
+        return await receiver.accept(lambda: mailgun_delivery(fields, token=token))
+
+    async def sendgrid(request: Request, path_secret: str | None) -> JSONResponse:
+        secret = configured(secrets.sendgrid_secret)
+        by_path = path_secret is not None and same(secret, path_secret)
+        by_basic = basic_auth_ok(request.headers.get("authorization"), username=None, password=secret)
+        if not (by_path or by_basic):
+            unauthorized("sendgrid", request, "bad credentials", _BASIC)
+        fields = await read_form(request, max_body_bytes)
+        return await receiver.accept(lambda: sendgrid_delivery(fields))
+
+    @app.post("/webhooks/sendgrid")
+    async def sendgrid_basic(request: Request) -> JSONResponse:
+        return await sendgrid(request, None)
+
+    @app.post("/webhooks/sendgrid/{secret}")
+    async def sendgrid_path(request: Request, secret: str) -> JSONResponse:
+        return await sendgrid(request, secret)
+
+    @app.post("/webhooks/postmark")
+    async def postmark(request: Request) -> JSONResponse:
+        password = configured(secrets.postmark_password)
+        username = configured(secrets.postmark_username)
+        if not basic_auth_ok(request.headers.get("authorization"), username=username, password=password):
+            unauthorized("postmark", request, "bad credentials", _BASIC)
+        body = await read_body(request, max_body_bytes)
+        return await receiver.accept(lambda: postmark_delivery(body))
+
+    @app.post("/webhooks/raw")
+    async def raw(request: Request) -> JSONResponse:
+        secret = configured(secrets.generic_hmac_secret)
+        signature = request.headers.get("x-audit-signature")
+        if signature is None:
+            unauthorized("raw", request, "missing X-Audit-Signature")
+        body = await read_body(request, max_body_bytes)
+        if not raw_signature_ok(secret, body, signature):
+            unauthorized("raw", request, "bad signature")
+        recipient = request.headers.get("x-audit-recipient")
+        if recipient is not None:  # header values arrive as latin-1; an address may be UTF-8 (RFC 6531)
+            recipient = recipient.encode("latin-1").decode("utf-8", "replace")
+        return await receiver.accept(lambda: raw_delivery(body, recipient))
+
+    return app
