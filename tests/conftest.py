@@ -86,6 +86,21 @@ def browser_host() -> Iterator[BrowserHost]:
         host.close()
 
 
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Any]:
+    """One real Dovecot for the session; each test makes its own user, hence its own empty mailbox."""
+    import os
+
+    from tests.dovecot import dovecot_binary, running_dovecot
+
+    if dovecot_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
+        pytest.skip("dovecot is not installed (apt-get install -y dovecot-imapd)")
+    with running_dovecot() as server:
+        yield server
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """Each test that takes this runs twice: on a SQLite file and on a PostgreSQL schema of its own."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import uuid
@@ -28,20 +27,9 @@ from audit.collect.imap import (
 from audit.collect.store import ingest_raw as real_ingest
 from audit.db import open_database
 from audit.models import ImapCheckpoint, Message
-from tests.dovecot import DovecotServer, dovecot_binary, running_dovecot
+from tests.dovecot import DovecotServer
 
 JERUSALEM = timezone(timedelta(hours=2))
-
-
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[DovecotServer]:
-    """One real Dovecot for the session; each test makes its own user, hence its own empty mailbox."""
-    if dovecot_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
-        pytest.skip("dovecot is not installed (apt-get install -y dovecot-imapd)")
-    with running_dovecot() as server:
-        yield server
 
 
 @pytest.fixture
