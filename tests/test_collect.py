@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +18,7 @@ from sqlmodel import Session, select
 from audit.cli import cli
 from audit.collect.maildir import collect_maildir_once
 from audit.collect.manual import add_manual_reply
-from audit.collect.store import Arrival, ingest_raw
+from audit.collect.store import Arrival, IngestResult, ingest_raw
 from audit.db import open_database
 from audit.errors import AuditError
 from audit.models import Company, Message, Probe, Wave
@@ -218,3 +219,237 @@ def test_inbox_and_reply_commands(engine: Engine, tmp_path: Path, database_url: 
         assert fixed is not None and fixed.probe_id == acme_probe_id(engine) and fixed.assigned_by_hand
     bad = runner.invoke(cli, ["inbox", "assign", "99999", REF], env=env)
     assert bad.exit_code == 1 and "no message number 99999" in bad.stderr
+
+
+# --- the fast path keeps the same guarantees (prepared lookups, one IN query per rule, durable raw files) ---
+
+
+def token_for(body: str) -> str:
+    from audit.tokens import _check_char
+
+    return body + _check_char(body)
+
+
+def add_probe(engine: Engine, *, company: str, token: str, ref: str, submitted: datetime | None) -> int:
+    with Session(engine) as session:
+        wave = Wave(audit_name="second")
+        session.add(wave)
+        session.flush()
+        assert wave.id is not None
+        probe = Probe(wave_id=wave.id, company_id=company, token=token, ref_code=ref, reply_address="x",
+                      contact_url="u", submitted_at=submitted)  # fmt: skip
+        session.add(probe)
+        session.commit()
+        assert probe.id is not None
+        return probe.id
+
+
+def test_token_order_envelope_first_then_headers_then_address_order(engine: Engine, tmp_path: Path) -> None:
+    other = add_probe(
+        engine, company="globex", token=token_for("g7q29fxm"), ref="GGGG-22", submitted=SUBMITTED
+    )
+    unknown = token_for("h7q29fxm")  # valid, but no probe has it
+    both = email(to=f"dana.{full_token()}@replies.example.org",
+                 Delivered_To=f"x.{unknown}.{token_for('g7q29fxm')}@replies.example.org")  # fmt: skip
+    message = ingest(engine, both, tmp_path, delivery_key="order-1")
+    assert (message.probe_id, message.match_method) == (other, "token:envelope")
+    only_unknown_in_envelope = email(to=f"a.{unknown}@r.example, b.{full_token()}@r.example, "
+                                        f"c.{token_for('g7q29fxm')}@r.example",
+                                     Delivered_To=f"x.{unknown}@replies.example.org", body="second")  # fmt: skip
+    message = ingest(engine, only_unknown_in_envelope, tmp_path, delivery_key="order-2")
+    assert (message.probe_id, message.match_method) == (acme_probe_id(engine), "token:header")
+
+
+def test_reference_order_and_the_newest_wave_sent_before_the_reply(engine: Engine, tmp_path: Path) -> None:
+    arrived = SUBMITTED + timedelta(days=2)
+    oldest = acme_probe_id(engine)
+    unsent = add_probe(engine, company="acme", token=token_for("n7q29fxm"), ref=REF, submitted=None)
+    add_probe(engine, company="acme", token=token_for("m7q29fxm"), ref=REF,
+              submitted=arrived + timedelta(days=1))  # the newest wave, but sent after the reply  # fmt: skip
+    body = "Ref: ZZZZ-ZZ (not ours), then " + " ".join(f"{n:04d}-XY" for n in range(1200)) + f" and {REF}\n"
+    message = ingest(engine, email(sender="a@helpdesk.example", body=body), tmp_path, delivery_key="ref-1",
+                     transport_time=arrived, transport_time_source="maildir_mtime")  # fmt: skip
+    # Over 1,200 code-like strings (several IN lists): the first that names a probe wins; of the probes with
+    # that code, the newest one not sent after the reply (one with no submission time counts).
+    assert (message.probe_id, message.match_method) == (unsent, "reference")
+    assert unsent != oldest
+
+
+def test_sender_domain_takes_the_newest_inquiry_in_the_window(engine: Engine, tmp_path: Path) -> None:
+    first = acme_probe_id(engine)
+    second = add_probe(engine, company="acme", token=token_for("p7q29fxm"), ref="PPPP-22",
+                       submitted=SUBMITTED + timedelta(days=10))  # fmt: skip
+    add_probe(engine, company="acme", token=token_for("q7q29fxm"), ref="QQQQ-22",
+              submitted=SUBMITTED + timedelta(days=40))  # fmt: skip
+    # Reply on day 12: the day-40 inquiry is later, the day-0 one older; the day-10 one it is.
+    message = ingest(engine, email(sender="info@mail.acme.co.il"), tmp_path, delivery_key="dom-1",
+                     transport_time=SUBMITTED + timedelta(days=12), transport_time_source="maildir_mtime")  # fmt: skip
+    assert (message.probe_id, message.match_method) == (second, "sender_domain")
+    early = ingest(engine, email(sender="info@acme.co.il", body="early"), tmp_path, delivery_key="dom-2",
+                   transport_time=SUBMITTED + timedelta(days=3), transport_time_source="maildir_mtime")  # fmt: skip
+    assert (early.probe_id, early.match_method) == (first, "sender_domain")
+
+
+TEMPLATE_REPLY = (
+    "Hello {name}, thank you for contacting us about our monthly plans. A representative will call you "
+    "within two business days to discuss the options that fit your needs. Kind regards, the service team.\n"
+)
+
+
+def test_siblings_are_the_other_replies_to_the_same_company(engine: Engine, tmp_path: Path) -> None:
+    second = add_probe(
+        engine, company="acme", token=token_for("s7q29fxm"), ref="SSSS-22", submitted=SUBMITTED
+    )
+    first = ingest(engine, email(to=f"dana.{full_token()}@r.example", body=TEMPLATE_REPLY.format(name="Dana")),
+                   tmp_path, delivery_key="sib-1")  # fmt: skip
+    assert first.kind == "human"
+    again = ingest(engine, email(to=f"avi.{token_for('s7q29fxm')}@r.example",
+                                 body=TEMPLATE_REPLY.format(name="Avi")), tmp_path, delivery_key="sib-2")  # fmt: skip
+    assert again.probe_id == second
+    assert again.kind == "templated" and str(again.kind_rule).endswith(
+        "similar to another reply to this company"
+    )
+    unmatched = ingest(engine, email(sender="x@elsewhere.example", body=TEMPLATE_REPLY.format(name="Ruth")),
+                       tmp_path, delivery_key="sib-3")  # fmt: skip
+    assert unmatched.probe_id is None and unmatched.kind == "human"  # no probe, so no siblings
+
+
+def test_lookups_see_what_the_caller_has_not_flushed(engine: Engine, tmp_path: Path) -> None:
+    token = token_for("w7q29fxm")
+    with Session(engine, expire_on_commit=False) as session:
+        wave = session.exec(select(Wave)).first()
+        assert wave is not None and wave.id is not None
+        probe = Probe(wave_id=wave.id, company_id="globex", seq=2, token=token, ref_code="UUUU-22", reply_address="x",
+                      contact_url="u", submitted_at=SUBMITTED)  # fmt: skip
+        session.add(probe)  # pending: an ORM query would autoflush it, and so must the prepared lookups
+        raw = email(to=f"dana.{token}@replies.example.org")
+        result = ingest_raw(
+            session, raw, Arrival(source="maildir", delivery_key="pending"), data_dir=tmp_path
+        )
+        session.commit()
+        assert probe.id is not None and result.message.probe_id == probe.id
+
+
+def test_imap_key_without_an_account_is_still_found(engine: Engine, tmp_path: Path) -> None:
+    raw = email(sender="x@elsewhere.example", body="no account")
+    first = ingest(engine, raw, tmp_path, source="imap", uidvalidity=3, uid=9)
+    again = ingest(engine, email(sender="y@elsewhere.example", body="other bytes"), tmp_path, source="imap",
+                   uidvalidity=3, uid=9)  # fmt: skip
+    assert first.id == again.id  # account and folder NULL: compared with IS NULL, as before
+
+
+def test_a_concurrent_insert_is_recovered_in_the_savepoint(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import audit.collect.store as store
+
+    raw = email(to=f"dana.{full_token()}@replies.example.org", Message_ID="<race@acme.co.il>")
+    imap = {"source": "imap", "account": "a", "folder": "INBOX", "uidvalidity": 7, "uid": 5}
+    first = ingest(engine, raw, tmp_path, **imap)
+    real_transport, real_content = store._existing_by_transport, store._existing_by_content
+    blind = [True]  # as if another writer committed it just after our checks
+
+    def transport(*args: Any) -> Message | None:
+        return None if blind[0] else real_transport(*args)
+
+    def content(*args: Any) -> Message | None:
+        if blind[0]:
+            blind[0] = False
+            return None
+        return real_content(*args)
+
+    monkeypatch.setattr(store, "_existing_by_transport", transport)
+    monkeypatch.setattr(store, "_existing_by_content", content)
+    with Session(engine, expire_on_commit=False) as session:
+        result = ingest_raw(session, raw, Arrival(**imap), data_dir=tmp_path)  # type: ignore[arg-type]
+        session.commit()  # the failed insert was rolled back to its savepoint; the caller's transaction lives
+    assert (result.created, result.message.id) == (False, first.id)
+    with Session(engine) as session:
+        assert len(session.exec(select(Message)).all()) == 1
+
+
+def test_raw_file_and_its_name_are_durable_once_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit.collect import store
+
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(handle: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{handle}")))
+        real_fsync(handle)
+
+    def replace(source: str, target: str) -> None:
+        events.append(("replace", str(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    data = tmp_path / "data"
+    raw = email(body="keep me")
+    relative = store.keep_raw(raw, data)
+    monkeypatch.undo()
+    path = data / relative
+    folder = path.parent
+    assert path.read_bytes() == raw and path.stat().st_mode & 0o777 == 0o600
+    assert [entry.name for entry in folder.iterdir()] == [path.name]  # no temporary file left behind
+    kinds = [kind for kind, _ in events]
+    # The new folders' parents, the file's data before its rename, its folder (the new name) after.
+    assert ("fsync", str(data)) in events and ("fsync", str(folder.parent)) in events
+    file_sync = next(i for i, (kind, what) in enumerate(events) if kind == "fsync" and ".incoming-" in what)
+    assert kinds[file_sync + 1 :] == ["replace", "fsync"] and events[-1] == ("fsync", str(folder))
+    before = path.stat()
+    events.clear()
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert store.keep_raw(raw, data) == relative  # content-addressed: kept once, not written again
+    monkeypatch.undo()
+    assert events == [("fsync", str(folder))]  # its name made durable, whoever wrote it
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_failed_raw_write_leaves_no_file_and_no_row(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(handle: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    raw = email(body="lost")
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ingest(engine, raw, tmp_path / "data", delivery_key="disk-full")
+    monkeypatch.undo()
+    assert [path for path in (tmp_path / "data").rglob("*") if path.is_file()] == []
+    with Session(engine) as session:
+        assert session.exec(select(Message).where(Message.delivery_key == "disk-full")).first() is None
+    message = ingest(engine, raw, tmp_path / "data", delivery_key="disk-full")  # the next attempt stores it
+    assert (tmp_path / "data" / str(message.raw_path)).read_bytes() == raw
+
+
+def test_maildir_batches_commit_and_a_bad_file_blocks_nothing(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import audit.collect.maildir as maildir_module
+
+    box = tmp_path / "Maildir"
+    names = [f"17000000{n:02d}.M{n}P1.mx" for n in range(5)]
+    write_maildir(box, {f"new/{name}": email(sender=f"s{n}@elsewhere.example", body=f"file {n}")
+                        for n, name in enumerate(names)})  # fmt: skip
+    for n, name in enumerate(names):
+        os.utime(box / "new" / name, (1_800_000_000 + n, 1_800_000_000 + n))  # the order they are read in
+    real_ingest = ingest_raw
+
+    def second_file_fails(session: Session, raw: bytes, arrival: Arrival, *, data_dir: Path) -> IngestResult:
+        result = real_ingest(session, raw, arrival, data_dir=data_dir)
+        if arrival.delivery_key == names[1]:  # its row was added: the savepoint must take it back
+            raise RuntimeError("a bug with this one message")
+        return result
+
+    monkeypatch.setattr(maildir_module, "ingest_raw", second_file_fails)
+    stats = collect_maildir_once(engine, box, data_dir=tmp_path / "data", batch_size=2)
+    monkeypatch.undo()
+    assert (stats.seen, stats.stored, stats.duplicates) == (5, 4, 0)
+    assert stats.errors == [f"{names[1]}: RuntimeError: a bug with this one message"]
+    with Session(engine) as session:
+        stored = {m.delivery_key for m in session.exec(select(Message).where(Message.source == "maildir"))}
+    assert stored == {names[0], *names[2:]}
+    again = collect_maildir_once(engine, box, data_dir=tmp_path / "data", batch_size=2)
+    assert (again.stored, again.duplicates, again.errors) == (1, 4, [])

@@ -3,22 +3,28 @@
 Sources call `ingest_raw` inside their own transaction (IMAP advances its checkpoint in the same one), so a
 crash either keeps both the message and the checkpoint or neither. Idempotency is by unique keys: the
 transport's own (IMAP UID, webhook event or raw hash, Maildir file name) and a content key across channels.
+
+This is the collector's hot path: lookups are prepared statements run on the session's connection (see
+`matching.lookup_connection`), the raw bytes are hashed once, and the Message is built once with its facts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Connection, Select, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from audit.collect.classify import classify
-from audit.collect.matching import MatchResult, match_message
+from audit.collect.matching import MatchResult, lookup_connection, match_on
 from audit.collect.parse import ParsedMessage, parse_message
 from audit.models import Message, Probe, utcnow
 
@@ -50,50 +56,136 @@ def raw_sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+# The lookups ingest makes for every message, prepared once; bound parameters are never NULL here (a NULL
+# needs `IS NULL`, which the unprepared fallback in `_existing_by_transport` writes).
+_BY_IMAP_UID = select(col(Message.id)).where(
+    col(Message.account) == bindparam("account"),
+    col(Message.folder) == bindparam("folder"),
+    col(Message.uidvalidity) == bindparam("uidvalidity"),
+    col(Message.uid) == bindparam("uid"),
+)
+_BY_DELIVERY = select(col(Message.id)).where(
+    col(Message.source) == bindparam("source"), col(Message.delivery_key) == bindparam("delivery_key")
+)
+_BY_CONTENT = select(col(Message.id)).where(col(Message.content_key) == bindparam("key"))
+_SIBLING_TEXTS = (
+    select(col(Message.reply_text))
+    .join(Probe, col(Probe.id) == col(Message.probe_id))
+    .where(col(Probe.company_id) == bindparam("company_id"), col(Message.probe_id) != bindparam("probe_id"))
+)
+
+
 def keep_raw(raw: bytes, data_dir: Path) -> str:
-    """Write the raw bytes once, content-addressed, atomically; return the path relative to data_dir."""
-    digest = raw_sha256(raw)
-    relative = Path("raw") / digest[:2] / f"{digest}.eml"
-    path = data_dir / relative
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-        with os.fdopen(handle, "wb") as out:
-            out.write(raw)
-            out.flush()
-            os.fsync(out.fileno())
+    """Write the raw bytes once, content-addressed, atomically; return the path relative to data_dir.
+
+    When it returns, the bytes are durable: the file's data (fsynced before its rename into place) and its
+    name (the directory fsynced after).
+    """
+    return _keep_raw(raw, data_dir, raw_sha256(raw))
+
+
+def _keep_raw(raw: bytes, data_dir: Path, digest: str) -> str:
+    directory = os.path.join(data_dir, "raw", digest[:2])
+    path = os.path.join(directory, f"{digest}.eml")
+    # A file of that name holds exactly these bytes, complete and fsynced: it only ever appears by a rename
+    # made after its fsync. Its directory is fsynced all the same (cheap when clean): its writer may not
+    # have got that far yet, or may have crashed just before.
+    if not os.path.exists(path):
+        _write_durably(raw, directory, path)
+    _fsync_directory(directory)
+    return f"raw/{digest[:2]}/{digest}.eml"
+
+
+def _write_durably(raw: bytes, directory: str, path: str) -> None:
+    temporary = os.path.join(directory, f".incoming-{secrets.token_hex(8)}")
+    try:
+        handle = os.open(temporary, _NEW_FILE, 0o600)
+    except FileNotFoundError:  # the first message in this folder
+        _make_directories(directory)
+        handle = os.open(temporary, _NEW_FILE, 0o600)
+    try:
+        try:
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(handle, view) :]
+            os.fsync(handle)
+        finally:
+            os.close(handle)
         os.replace(temporary, path)
-    return relative.as_posix()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
-def _existing_by_transport(session: Session, arrival: Arrival) -> Message | None:
+def _make_directories(directory: str) -> None:
+    """`mkdir -p`, fsyncing the parent of each directory on the way, so new names are durable too."""
+    parent = os.path.dirname(directory)
+    if not os.path.isdir(parent):
+        _make_directories(parent)
+    with contextlib.suppress(FileExistsError):  # made by a concurrent writer, whose fsync may be pending
+        os.mkdir(directory)
+    _fsync_directory(parent)
+
+
+def _fsync_directory(directory: str) -> None:
+    handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _first_message(
+    session: Session, connection: Connection, statement: Select[Any], params: dict[str, Any]
+) -> Message | None:
+    row = connection.execute(statement, params).first()
+    return session.get(Message, row[0]) if row is not None else None
+
+
+def _existing_by_transport(session: Session, connection: Connection, arrival: Arrival) -> Message | None:
     if arrival.uid is not None and arrival.uidvalidity is not None:
-        return session.exec(
-            select(Message).where(
-                Message.account == arrival.account,
-                Message.folder == arrival.folder,
-                Message.uidvalidity == arrival.uidvalidity,
-                Message.uid == arrival.uid,
-            )
-        ).first()
+        if arrival.account is None or arrival.folder is None:  # rare: compare with IS NULL, unprepared
+            return session.exec(
+                select(Message).where(
+                    Message.account == arrival.account,
+                    Message.folder == arrival.folder,
+                    Message.uidvalidity == arrival.uidvalidity,
+                    Message.uid == arrival.uid,
+                )
+            ).first()
+        params = {
+            "account": arrival.account,
+            "folder": arrival.folder,
+            "uidvalidity": arrival.uidvalidity,
+            "uid": arrival.uid,
+        }
+        return _first_message(session, connection, _BY_IMAP_UID, params)
     if arrival.delivery_key is not None:
-        return session.exec(
-            select(Message).where(
-                Message.source == arrival.source, Message.delivery_key == arrival.delivery_key
-            )
-        ).first()
+        params = {"source": arrival.source, "delivery_key": arrival.delivery_key}
+        return _first_message(session, connection, _BY_DELIVERY, params)
     return None
+
+
+def _existing_by_content(session: Session, connection: Connection, key: str) -> Message | None:
+    return _first_message(session, connection, _BY_CONTENT, {"key": key})
 
 
 def content_key(parsed: ParsedMessage, raw: bytes, probe_id: int | None) -> str:
     """The same reply by two channels is one: Message-ID when there is one, else a digest of its content."""
+    return _content_key(parsed, raw_sha256(raw), probe_id)
+
+
+def _content_key(parsed: ParsedMessage, digest: str, probe_id: int | None) -> str:
     body = (parsed.text or "")[:4096]
     if parsed.message_id:
         basis = parsed.message_id
     elif parsed.from_address or parsed.subject or body:
         basis = "|".join((parsed.from_address or "", str(parsed.date_header), parsed.subject or "", body))
     else:
-        basis = raw_sha256(raw)  # nothing parseable: the bytes are the identity
+        basis = digest  # nothing parseable: the bytes (their SHA-256) are the identity
     return hashlib.sha256(f"{basis}|{probe_id}".encode()).hexdigest()
 
 
@@ -108,61 +200,93 @@ def arrival_time(parsed: ParsedMessage, arrival: Arrival, now: datetime) -> tupl
 
 def apply_facts(message: Message, parsed: ParsedMessage, match: MatchResult, session: Session) -> None:
     """Fill the recomputable columns (parse, match, classification); used on ingest and on re-parse."""
-    message.message_id = parsed.message_id
-    message.subject = parsed.subject
-    message.from_address, message.from_domain = parsed.from_address, parsed.from_domain
-    message.recipients = ", ".join(dict.fromkeys((*parsed.envelope_recipients, *parsed.header_recipients)))
-    message.date_header = parsed.date_header
-    message.date_suspicious = parsed.date_zone_missing or (
-        parsed.date_header is not None and abs(parsed.date_header - message.received_at) > DATE_SKEW_LIMIT
+    facts = _facts(parsed, match, received_at=message.received_at, assigned_by_hand=message.assigned_by_hand)
+    for name, value in facts.items():
+        setattr(message, name, value)
+    # The message's new match is flushed before the siblings are read, as an ORM query's autoflush did.
+    message.kind, message.kind_rule = _classification(
+        session, lookup_connection(session), parsed, message.probe_id, received_at=message.received_at
     )
-    message.text, message.reply_text, message.html_sanitized = (
-        parsed.text,
-        parsed.reply_text,
-        parsed.html_sanitized,
-    )
-    message.malformed = parsed.malformed
-    message.parse_error = "; ".join(parsed.defects)[:2000] or None
-    if not message.assigned_by_hand:
-        message.probe_id = match.probe_id
-        message.match_method, message.match_confidence = match.method, match.confidence
-        message.needs_review = match.needs_review
-    probe = session.get(Probe, message.probe_id) if message.probe_id is not None else None
+
+
+def _facts(
+    parsed: ParsedMessage, match: MatchResult, *, received_at: datetime, assigned_by_hand: bool
+) -> dict[str, Any]:
+    """The parse and match columns of a message received at `received_at` (the Message is built once).
+
+    A person's assignment is kept: with `assigned_by_hand`, the match columns are left out.
+    """
+    facts: dict[str, Any] = {
+        "message_id": parsed.message_id,
+        "subject": parsed.subject,
+        "from_address": parsed.from_address,
+        "from_domain": parsed.from_domain,
+        "recipients": ", ".join(dict.fromkeys((*parsed.envelope_recipients, *parsed.header_recipients))),
+        "date_header": parsed.date_header,
+        "date_suspicious": parsed.date_zone_missing
+        or (parsed.date_header is not None and abs(parsed.date_header - received_at) > DATE_SKEW_LIMIT),
+        "text": parsed.text,
+        "reply_text": parsed.reply_text,
+        "html_sanitized": parsed.html_sanitized,
+        "malformed": parsed.malformed,
+        "parse_error": "; ".join(parsed.defects)[:2000] or None,
+    }
+    if not assigned_by_hand:
+        facts.update(
+            probe_id=match.probe_id,
+            match_method=match.method,
+            match_confidence=match.confidence,
+            needs_review=match.needs_review,
+        )
+    return facts
+
+
+def _classification(
+    session: Session,
+    connection: Connection,
+    parsed: ParsedMessage,
+    probe_id: int | None,
+    *,
+    received_at: datetime,
+) -> tuple[str, str | None]:
+    """(kind, kind_rule) of a message matched to `probe_id`, against the other replies to that company."""
+    probe = session.get(Probe, probe_id) if probe_id is not None else None
     siblings: list[str] = []
-    if probe is not None:
-        siblings = [
-            text
-            for text in session.exec(
-                select(Message.reply_text)
-                .join(Probe, col(Probe.id) == col(Message.probe_id))
-                .where(Probe.company_id == probe.company_id, Message.probe_id != probe.id)
-            ).all()
-            if text
-        ]
+    if probe is not None:  # only a matched message has siblings (replies to the same company's probes)
+        rows = connection.execute(_SIBLING_TEXTS, {"company_id": probe.company_id, "probe_id": probe.id})
+        siblings = [text for (text,) in rows if text]
     verdict = classify(
         parsed,
         ref_code=probe.ref_code if probe else None,
         submitted_at=probe.submitted_at if probe else None,
-        received_at=message.received_at,
+        received_at=received_at,
         sibling_texts=siblings,
     )
-    message.kind, message.kind_rule = verdict.kind.value, verdict.rule
+    return verdict.kind.value, verdict.rule
 
 
 def ingest_raw(session: Session, raw: bytes, arrival: Arrival, *, data_dir: Path) -> IngestResult:
-    """Store one message once. Does not commit: the caller's transaction decides (with its checkpoint)."""
-    existing = _existing_by_transport(session, arrival)
+    """Store one message once. Does not commit: the caller's transaction decides (with its checkpoint).
+
+    The raw bytes are durable (file and name fsynced) before this returns, so before any commit of the row.
+    """
+    # One flush, then Core lookups on the session's connection: nothing below changes the session until the
+    # insert, so every lookup sees what an (autoflushing) ORM query would.
+    connection = lookup_connection(session)
+    existing = _existing_by_transport(session, connection, arrival)
     if existing is not None:
         return IngestResult(existing, created=False)
-    raw_path = keep_raw(raw, data_dir)  # first, so the bytes survive whatever parsing does
+    digest = raw_sha256(raw)
+    raw_path = _keep_raw(raw, data_dir, digest)  # first, so the bytes survive whatever parsing does
     parsed = parse_message(raw)
     now = utcnow()
     received_at, received_source = arrival_time(parsed, arrival, now)
-    match = match_message(session, parsed, envelope=arrival.envelope_recipients, received_at=received_at)
-    key = content_key(parsed, raw, match.probe_id)
-    duplicate = session.exec(select(Message).where(Message.content_key == key)).first()
+    match = match_on(connection, parsed, envelope=arrival.envelope_recipients, received_at=received_at)
+    key = _content_key(parsed, digest, match.probe_id)
+    duplicate = _existing_by_content(session, connection, key)
     if duplicate is not None:
         return IngestResult(duplicate, created=False)
+    kind, kind_rule = _classification(session, connection, parsed, match.probe_id, received_at=received_at)
     message = Message(
         source=arrival.source,
         account=arrival.account,
@@ -171,21 +295,23 @@ def ingest_raw(session: Session, raw: bytes, arrival: Arrival, *, data_dir: Path
         uid=arrival.uid,
         delivery_key=arrival.delivery_key,
         content_key=key,
-        raw_sha256=raw_sha256(raw),
+        raw_sha256=digest,
         raw_path=raw_path,
         raw_size=len(raw),
         received_at=received_at,
         received_at_source=received_source,
         ingested_at=now,
+        kind=kind,
+        kind_rule=kind_rule,
+        **_facts(parsed, match, received_at=received_at, assigned_by_hand=False),
     )
-    apply_facts(message, parsed, match, session)
     try:
         with session.begin_nested():  # a concurrent writer may have stored it a moment ago
             session.add(message)
     except IntegrityError:
-        again = (
-            _existing_by_transport(session, arrival)
-            or session.exec(select(Message).where(Message.content_key == key)).first()
+        connection = lookup_connection(session)
+        again = _existing_by_transport(session, connection, arrival) or _existing_by_content(
+            session, connection, key
         )
         if again is None:
             raise
