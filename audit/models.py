@@ -208,3 +208,33 @@ class WebhookReplay(SQLModel, table=True):
     provider: str = Field(max_length=40)
     token: str = Field(max_length=255)
     seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class InboundSpool(SQLModel, table=True):
+    """A webhook delivery accepted but not yet (or not successfully) ingested: the store-first queue.
+
+    The request path writes the raw file and this row, answers 2xx, and the app's background worker (or
+    `audit.webhooks.spool.process_spool`) ingests it later; rows stay as the record of what was accepted.
+    """
+
+    __table_args__ = (UniqueConstraint("source", "delivery_key", name="uq_inboundspool_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)  # webhook:<provider>
+    delivery_key: str = Field(max_length=255)
+    """The provider's event id, else the SHA-256 of the stored raw bytes (as `Message.delivery_key`)."""
+    raw_path: str = Field(sa_column=Column(Text, nullable=False))
+    raw_sha256: str = Field(max_length=64)
+    raw_size: int = 0
+    envelope_recipients: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    """The envelope recipients the provider reported, as a JSON list of strings."""
+    transport_time: datetime | None = Field(default=None, sa_column=_ts())
+    transport_time_source: str | None = Field(default=None, max_length=30)
+    received_by_us_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    """When we accepted the delivery (answered 2xx)."""
+    processed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), index=True))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    """After a failed attempt: not retried before this time (backoff)."""
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    message_id: int | None = Field(default=None, foreign_key="message.id")

@@ -4,8 +4,10 @@
     python bench/bench_webhook.py --messages 500 --clients 4
 
 Each server runs in a subprocess of its own (one uvicorn worker, 127.0.0.1), so the httpx clients do not
-share its interpreter. The tool: `/webhooks/raw` verifies the HMAC, writes the raw file (fsync), ingests it
-(parse, match, classify) into SQLite (WAL, synchronous=FULL) and commits before answering. The floor: the
+share its interpreter. The tool: `/webhooks/raw` verifies the HMAC, writes the raw file (fsync), commits one
+spool row into SQLite (WAL, synchronous=FULL) and answers; the app's background worker then ingests each
+spool row (parse, match, classify, store). Deliveries per second counts answers; the drain is how long the
+worker took to ingest them all (measured until no spool row is pending), reported beside it. The floor: the
 same uvicorn and FastAPI serving an endpoint that only reads the body and answers 200.
 Goal (issue 3): at least 300 deliveries per second.
 """
@@ -19,11 +21,13 @@ import hmac
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -52,7 +56,12 @@ def serve(mode: str, fd: int, data_dir: Path) -> None:
             await request.body()
             return Response(status_code=200)
 
-    uvicorn.run(app, fd=fd, workers=1, log_level="warning", access_log=False, lifespan="off")
+    # uvicorn.run(fd=...) wraps the descriptor as an AF_UNIX socket, so asyncio leaves Nagle on for the
+    # connections it accepts and every response with a body waits ~40 ms for a delayed ACK. socket(fileno=)
+    # reads the real family, as `uvicorn --host` serving would have it.
+    sock = socket.socket(fileno=fd)
+    config = uvicorn.Config(app, workers=1, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def message(n: int) -> bytes:
@@ -130,33 +139,80 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(mode: str, count: int, clients: int) -> tuple[float, float]:
-    """Deliveries per second, and the server's CPU milliseconds per delivery (robust on a busy machine)."""
+@dataclass
+class Figures:
+    per_s: float  # deliveries answered per second
+    cpu_ms: float  # server CPU per delivery while answering (the worker's share included)
+    drain_s: float = 0.0  # after the last answer, until every delivery was ingested (tool only)
+    pending: int = 0  # deliveries not yet ingested when the last answer went out (tool only)
+    total_cpu_ms: float = 0.0  # server CPU per delivery, answering and ingesting (tool only)
+
+
+PENDING = "SELECT count(*) FROM inboundspool WHERE processed_at IS NULL"
+
+
+def pending(data_dir: Path) -> int:
+    database = sqlite3.connect(f"file:{(data_dir / 'audit.db').as_posix()}?mode=ro", uri=True)
+    try:
+        return int(database.execute(PENDING).fetchone()[0])
+    finally:
+        database.close()
+
+
+def wait_drained(data_dir: Path, timeout_s: float = 1800) -> None:
+    """Until the tool's worker has ingested every spool row (read-only, beside the server)."""
+    database = sqlite3.connect(f"file:{(data_dir / 'audit.db').as_posix()}?mode=ro", uri=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while database.execute(PENDING).fetchone()[0]:
+            failed = database.execute("SELECT id, last_error FROM inboundspool WHERE last_error IS NOT NULL")
+            for spool_id, error in failed.fetchmany(1):
+                raise SystemExit(f"ingesting spool row {spool_id} failed: {error}")
+            if time.monotonic() > deadline:
+                raise SystemExit("the spool did not drain")
+            time.sleep(0.05)
+    finally:
+        database.close()
+
+
+def measure(mode: str, count: int, clients: int) -> Figures:
+    """Deliveries answered per second and the server's CPU per delivery; for the tool, the drain too."""
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix=f"bench-webhook-{mode}-") as folder:
-        process, base_url = run_server(mode, Path(folder), secret)
+        data_dir = Path(folder)
+        process, base_url = run_server(mode, data_dir, secret)
         try:
             asyncio.run(deliver(base_url, [message(-n - 1) for n in range(50)], secret, clients))  # warm-up
+            if mode == "tool":
+                wait_drained(data_dir)
             cpu_before = cpu_seconds(process.pid)
             seconds = asyncio.run(deliver(base_url, [message(n) for n in range(count)], secret, clients))
             cpu = cpu_seconds(process.pid) - cpu_before
+            figures = Figures(count / seconds, cpu / count * 1000)
+            if mode == "tool":
+                answered = time.perf_counter()
+                figures.pending = pending(data_dir)
+                wait_drained(data_dir)
+                figures.drain_s = time.perf_counter() - answered
+                figures.total_cpu_ms = (cpu_seconds(process.pid) - cpu_before) / count * 1000
         finally:
             process.terminate()
             process.wait(timeout=30)
         if mode == "tool":
-            check_stored(Path(folder), count + 50)
-    return count / seconds, cpu / count * 1000
+            check_stored(data_dir, count + 50)
+    return figures
 
 
 def check_stored(data_dir: Path, expected: int) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(f"sqlite:///{(data_dir / 'audit.db').as_posix()}")
-    with engine.connect() as connection:
-        stored = connection.execute(text("SELECT count(*) FROM message")).scalar_one()
-    engine.dispose()
-    if stored != expected:
-        raise SystemExit(f"the tool stored {stored} messages, expected {expected}")
+    database = sqlite3.connect((data_dir / "audit.db").as_posix())
+    try:
+        stored = database.execute("SELECT count(*) FROM message").fetchone()[0]
+        done = "SELECT count(*) FROM inboundspool WHERE message_id IS NOT NULL"
+        spooled = database.execute(done).fetchone()[0]
+    finally:
+        database.close()
+    if (stored, spooled) != (expected, expected):
+        raise SystemExit(f"the tool stored {stored} messages from {spooled} spool rows, expected {expected}")
 
 
 def main() -> None:
@@ -176,14 +232,23 @@ def main() -> None:
         f"{args.clients} concurrent httpx clients, one uvicorn worker, SQLite (WAL, synchronous=FULL), "
         f"{os.cpu_count()} CPUs"
     )
-    floor, floor_cpu = measure("floor", args.messages, args.clients)
-    tool, tool_cpu = measure("tool", args.messages, args.clients)
-    verdict = "meets" if tool >= GOAL_PER_S else "misses"
+    floor = measure("floor", args.messages, args.clients)
+    tool = measure("tool", args.messages, args.clients)
+    verdict = "meets" if tool.per_s >= GOAL_PER_S else "misses"
     print(f"| {'server':<48} | {'deliveries/s':>12} | {'server CPU ms/delivery':>22} |")
     print(f"| {'-' * 48} | {'-' * 11}: | {'-' * 21}: |")
-    print(f"| {'floor: read the body, answer 200':<48} | {floor:>12.0f} | {floor_cpu:>22.2f} |")
-    print(f"| {'tool: verify, keep raw, ingest, commit, answer':<48} | {tool:>12.0f} | {tool_cpu:>22.2f} |")
-    print(f"tool/floor = {tool / floor:.2f}; goal >= {GOAL_PER_S}/s: {verdict} it")
+    print(f"| {'floor: read the body, answer 200':<48} | {floor.per_s:>12.0f} | {floor.cpu_ms:>22.2f} |")
+    tool_name = "tool: verify, keep raw, spool row, answer"
+    print(f"| {tool_name:<48} | {tool.per_s:>12.0f} | {tool.cpu_ms:>22.2f} |")
+    answering = args.messages / tool.per_s
+    print(
+        f"background ingestion: {tool.pending} of {args.messages} still to ingest at the last answer, "
+        f"all stored {tool.drain_s:.1f} s after it "
+        f"({answering + tool.drain_s:.1f} s from the first post, "
+        f"{args.messages / (answering + tool.drain_s):.0f} messages/s end to end; "
+        f"server CPU {tool.total_cpu_ms:.2f} ms/delivery in all)"
+    )
+    print(f"tool/floor = {tool.per_s / floor.per_s:.2f}; goal >= {GOAL_PER_S}/s answered: {verdict} it")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 """The webhook app under a real uvicorn server on 127.0.0.1, driven with httpx.
 
-One server per module; each test swaps in a fresh app over a SQLite file and a data directory of its own.
+One server per module; each test swaps in a fresh app over a SQLite file and a data directory of its own, and
+runs that app's lifespan (its background spool worker) on the server's event loop. The app answers once the
+raw bytes and a spool row are stored; tests that look at messages ingest the spool first (`site.drain()`)
+or wait for the worker (`site.wait_for`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -30,9 +34,11 @@ from sqlalchemy import Engine, create_engine, func
 from sqlmodel import Session, col, select
 from starlette.types import Receive, Scope, Send
 
+import audit.webhooks.spool
+from audit.collect.store import IngestResult
 from audit.db import open_database
-from audit.models import Message, WebhookReplay
-from audit.webhook import WebhookSecrets, create_webhook_app
+from audit.models import InboundSpool, Message, WebhookReplay, utcnow
+from audit.webhook import WebhookSecrets, create_webhook_app, process_spool
 from tests.dbutil import sqlite_url
 
 SECRETS = WebhookSecrets(
@@ -47,14 +53,50 @@ MB = 1024 * 1024
 
 
 class SwappableApp:
-    """The ASGI app the server runs; tests point it at an app of their own."""
+    """The ASGI app the server runs; tests point it at an app of their own (and run its lifespan)."""
 
     def __init__(self) -> None:
         self.app: FastAPI | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # the server's own: note its loop, where apps' lifespans will run
+            self.loop = asyncio.get_running_loop()
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
         assert self.app is not None, "no app installed"
         await self.app(scope, receive, send)
+
+    def start_lifespan(self, app: FastAPI) -> Callable[[], None]:
+        """Enter `app`'s lifespan on the server's loop (starting its spool worker); returns its stop."""
+        loop = self.loop
+        assert loop is not None
+        started = threading.Event()
+        stop_event: list[asyncio.Event] = []
+
+        async def hold() -> None:
+            stop_event.append(asyncio.Event())
+            async with app.router.lifespan_context(app):
+                started.set()
+                await stop_event[0].wait()
+
+        held = asyncio.run_coroutine_threadsafe(hold(), loop)
+        deadline = time.monotonic() + 15
+        while not started.wait(0.05):
+            if held.done():
+                held.result()  # raises what startup raised
+            assert time.monotonic() < deadline, "the app's lifespan did not start"
+
+        def stop() -> None:
+            loop.call_soon_threadsafe(stop_event[0].set)
+            held.result(timeout=30)
+
+        return stop
 
 
 @dataclass
@@ -66,9 +108,11 @@ class Server:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     holder = SwappableApp()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
+    # every response with a body waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(holder, log_config=None, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(holder, log_config=None, log_level="warning", access_log=False, lifespan="on")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="webhook-test", daemon=True)
     thread.start()
@@ -91,6 +135,21 @@ class Site:
     engine: Engine
     data_dir: Path
     client: httpx.Client
+    stop: Callable[[], None] | None = None  # stops the app's lifespan (its spool worker), if it runs
+
+    def drain(self, *, retry_failed: bool = False) -> int:
+        """Ingest what the app accepted and its worker has not processed yet (as `audit collect` does)."""
+        return process_spool(self.engine, self.data_dir, retry_failed=retry_failed)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "the spool worker did not get there in time"
+            time.sleep(0.02)
+
+    def spool(self) -> list[InboundSpool]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(InboundSpool).order_by(col(InboundSpool.id))).all())
 
     def messages(self) -> list[Message]:
         with Session(self.engine) as session:
@@ -113,25 +172,35 @@ class Site:
         return (self.data_dir / message.raw_path).read_bytes()
 
     def assert_nothing_stored(self) -> None:
+        assert self.spool() == []
+        assert self.drain() == 0
         assert self.count() == 0
         assert self.raw_files() == []
 
 
 @pytest.fixture
 def make_site(server: Server, tmp_path: Path) -> Iterator[Callable[..., Site]]:
+    """A fresh app on the server; `lifespan=False` leaves its spool worker off (a crash right after answering)."""
     made: list[Site] = []
 
-    def make(engine: Engine | None = None, **options: Any) -> Site:
+    def make(
+        engine: Engine | None = None, *, data_dir: Path | None = None, lifespan: bool = True, **options: Any
+    ) -> Site:
         engine = engine or open_database(sqlite_url(tmp_path))
-        data_dir = tmp_path / f"data{len(made)}"
+        data_dir = data_dir or tmp_path / f"data{len(made)}"
         options.setdefault("secrets", SECRETS)
-        server.holder.app = create_webhook_app(engine, data_dir=data_dir, **options)
+        app = create_webhook_app(engine, data_dir=data_dir, **options)
+        server.holder.app = app
         site = Site(engine, data_dir, httpx.Client(base_url=server.base_url, timeout=30))
+        if lifespan:
+            site.stop = server.holder.start_lifespan(app)
         made.append(site)
         return site
 
     yield make
     for site in made:
+        if site.stop is not None:
+            site.stop()
         site.client.close()
         site.engine.dispose()
     server.holder.app = None
@@ -250,13 +319,20 @@ def test_mailgun_signed_delivery_is_stored_raw_with_the_envelope_recipient(site:
     response = post_mailgun(site, mailgun_fields(raw, timestamp=signed_at))
     assert response.status_code == 200, response.text
     assert response.json()["stored"] is True and response.json()["duplicate"] is False
+    site.drain()
     (message,) = site.messages()
     assert message.source == "webhook:mailgun"
     assert site.stored_raw() == f"X-Original-To: {RECIPIENT}\r\n".encode() + raw  # 8-bit bytes intact
     assert message.delivery_key == hashlib.sha256(site.stored_raw()).hexdigest()
     assert RECIPIENT in (message.recipients or "")
-    # The signing time is never the receipt time.
-    assert message.received_at_source != "provider"
+    # The signing time is never the receipt time; with no Received line, it is when we accepted the post.
+    (row,) = site.spool()
+    assert (row.message_id, row.delivery_key, row.raw_path) == (
+        message.id,
+        message.delivery_key,
+        message.raw_path,
+    )
+    assert (message.received_at, message.received_at_source) == (row.received_by_us_at, "webhook_accepted")
     assert message.received_at - datetime.fromtimestamp(signed_at, UTC) > timedelta(seconds=200)
     assert site.replays() == 1
 
@@ -298,17 +374,23 @@ def test_mailgun_replayed_token_is_refused(site: Site) -> None:
     # Same token, other content (the signature covers only timestamp + token): refused too.
     fields["body-mime"] = email("forged")
     assert post_mailgun(site, fields).status_code == 401
+    site.drain()
     assert site.count() == 1
+    assert len(site.spool()) == 1
     assert len(site.raw_files()) == 1
 
 
 def test_mailgun_retry_with_a_new_token_is_a_duplicate(site: Site) -> None:
     raw = email()
-    assert post_mailgun(site, mailgun_fields(raw)).json() == {"stored": True, "duplicate": False, "id": 1}
+    first = post_mailgun(site, mailgun_fields(raw))
+    assert first.json() == {"stored": True, "duplicate": False, "spool_id": 1, "message_id": None}
     again = post_mailgun(site, mailgun_fields(raw))
     assert again.status_code == 200
     assert again.json()["stored"] is False and again.json()["duplicate"] is True
+    assert again.json()["spool_id"] == 1
+    site.drain()
     assert site.count() == 1
+    assert len(site.spool()) == 1
     assert site.replays() == 2
 
 
@@ -316,6 +398,7 @@ def test_mailgun_accepts_a_one_and_a_half_megabyte_body_mime_part(site: Site) ->
     raw = email(size=int(1.5 * MB))
     response = post_mailgun(site, mailgun_fields(raw))
     assert response.status_code == 200, response.text
+    site.drain()
     (message,) = site.messages()
     assert message.raw_size > 1.5 * MB
     assert site.stored_raw().endswith(raw)
@@ -332,6 +415,7 @@ def test_mailgun_urlencoded_post_keeps_eight_bit_bytes(site: Site) -> None:
         "/webhooks/mailgun/mime", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert response.status_code == 200, response.text
+    site.drain()
     assert site.stored_raw().endswith(raw)
 
 
@@ -344,6 +428,7 @@ def test_mailgun_route_without_mime_is_rebuilt_from_parsed_fields(site: Site) ->
     fields["body-plain"] = "Yes, monthly."
     response = post_mailgun(site, fields, path="/webhooks/mailgun")
     assert response.status_code == 200, response.text
+    site.drain()
     stored = site.stored_raw()
     assert stored.startswith(f"X-Original-To: {RECIPIENT}\r\nX-Audit-Rebuilt: mailgun".encode())
     assert b"Subject: Re: plans" in stored and b"Yes, monthly." in stored
@@ -366,6 +451,7 @@ def test_sendgrid_with_the_right_url_secret_is_stored(site: Site) -> None:
     raw = email()
     response = post_sendgrid(site, f"/webhooks/sendgrid/{SECRETS.sendgrid_secret}", raw)
     assert response.status_code == 200, response.text
+    site.drain()
     (message,) = site.messages()
     assert message.source == "webhook:sendgrid"
     assert site.stored_raw() == f"X-Original-To: {RECIPIENT}\r\n".encode() + raw
@@ -386,6 +472,7 @@ def test_sendgrid_basic_auth(site: Site) -> None:
         site, "/webhooks/sendgrid", email(), Authorization=basic("sendgrid", SECRETS.sendgrid_secret)
     )
     assert right.status_code == 200, right.text
+    site.drain()
     assert site.count() == 1
 
 
@@ -393,6 +480,7 @@ def test_sendgrid_accepts_a_one_and_a_half_megabyte_email_part(site: Site) -> No
     raw = email(size=int(1.5 * MB))
     response = post_sendgrid(site, f"/webhooks/sendgrid/{SECRETS.sendgrid_secret}", raw)
     assert response.status_code == 200, response.text
+    site.drain()
     assert site.stored_raw().endswith(raw)
 
 
@@ -404,6 +492,7 @@ def test_postmark_with_raw_email(site: Site) -> None:
     payload = postmark_payload(raw)
     response = site.client.post("/webhooks/postmark", json=payload, headers={"Authorization": POSTMARK_AUTH})
     assert response.status_code == 200, response.text
+    site.drain()
     (message,) = site.messages()
     assert message.source == "webhook:postmark"
     assert message.delivery_key == payload["MessageID"]
@@ -414,6 +503,7 @@ def test_postmark_without_raw_email_is_rebuilt(site: Site) -> None:
     payload = postmark_payload(None)
     response = site.client.post("/webhooks/postmark", json=payload, headers={"Authorization": POSTMARK_AUTH})
     assert response.status_code == 200, response.text
+    site.drain()
     (message,) = site.messages()
     stored = site.stored_raw()
     assert stored.startswith(f"X-Original-To: {RECIPIENT}\r\nX-Audit-Rebuilt: postmark".encode())
@@ -446,8 +536,11 @@ def test_postmark_duplicate_message_id_is_stored_once(site: Site) -> None:
     second = site.client.post("/webhooks/postmark", json=payload, headers={"Authorization": POSTMARK_AUTH})
     assert first.json()["stored"] is True
     assert second.status_code == 200
-    assert second.json() == {"stored": False, "duplicate": True, "id": first.json()["id"]}
+    assert second.json()["duplicate"] is True and second.json()["stored"] is False
+    assert second.json()["spool_id"] == first.json()["spool_id"]
+    site.drain()
     assert site.count() == 1
+    assert len(site.spool()) == 1
 
 
 def test_postmark_body_that_is_not_json_is_a_bad_request(site: Site) -> None:
@@ -465,6 +558,7 @@ def test_raw_with_a_good_hmac_and_recipient(site: Site) -> None:
     raw = email()
     response = post_raw(site, raw, **{"X-Audit-Recipient": RECIPIENT})
     assert response.status_code == 200, response.text
+    site.drain()
     (message,) = site.messages()
     assert message.source == "webhook:raw"
     assert site.stored_raw() == f"X-Original-To: {RECIPIENT}\r\n".encode() + raw
@@ -504,25 +598,32 @@ def test_duplicate_raw_deliveries_are_stored_once(site: Site) -> None:
     raw = email()
     first = post_raw(site, raw)
     second = post_raw(site, raw)
-    assert first.json() == {"stored": True, "duplicate": False, "id": 1}
+    assert first.json() == {"stored": True, "duplicate": False, "spool_id": 1, "message_id": None}
     assert second.status_code == 200
-    assert second.json() == {"stored": False, "duplicate": True, "id": 1}
+    assert second.json()["duplicate"] is True and second.json()["spool_id"] == 1
+    site.drain()
     assert site.count() == 1
+    assert len(site.spool()) == 1
     assert len(site.raw_files()) == 1
+    third = post_raw(site, raw)  # once processed, a duplicate's answer names the message
+    assert third.json() == {"stored": False, "duplicate": True, "spool_id": 1, "message_id": 1}
 
 
 def test_the_same_reply_by_two_providers_is_one_message(site: Site) -> None:
     raw = email()
     assert post_raw(site, raw, **{"X-Audit-Recipient": RECIPIENT}).json()["stored"] is True
     other = post_sendgrid(site, f"/webhooks/sendgrid/{SECRETS.sendgrid_secret}", raw)
-    assert other.json()["duplicate"] is True
+    assert other.status_code == 200  # another provider's delivery: accepted, found a duplicate when ingested
+    site.drain()
     assert site.count() == 1
+    assert {row.message_id for row in site.spool()} == {site.messages()[0].id}
 
 
 def test_malformed_mime_is_stored_raw(site: Site) -> None:
     raw = b"\xff\xfe garbage\r\nno: [headers\r\n\r\n--boundary-without-end\x00\x80"
     response = post_raw(site, raw)
     assert response.status_code == 200, response.text
+    site.drain()
     assert site.stored_raw() == raw
 
 
@@ -531,6 +632,7 @@ def test_concurrent_deliveries_are_all_stored(site: Site) -> None:
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda raw: post_raw(site, raw).status_code, raws))
     assert statuses == [200] * 40
+    site.drain()
     assert site.count() == 40
 
 
@@ -546,7 +648,10 @@ def test_on_each_database_a_token_or_a_delivery_counts_once_under_concurrency(
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: post_raw(site, raw).json(), range(8)))
     assert sorted(answer["stored"] for answer in answers) == [False] * 7 + [True]
+    assert len({answer["spool_id"] for answer in answers}) == 1
+    site.drain()
     assert site.count() == 2
+    assert len(site.spool()) == 2
     assert site.replays() == 1
 
 
@@ -648,3 +753,146 @@ def test_empty_secrets_leave_the_endpoints_unconfigured(make_site: Callable[...,
     assert post_raw(site, email()).status_code == 404
     assert post_mailgun(site, mailgun_fields(email())).status_code == 404
     site.assert_nothing_stored()
+
+
+# --- Store first, ingest after ---------------------------------------------------------------------------
+
+
+def flaky_ingest(
+    monkeypatch: pytest.MonkeyPatch, fails: Callable[[bytes], bool]
+) -> list[tuple[float, bytes]]:
+    """Make the spool's ingestion raise while `fails(raw)`; returns every call's (time, raw bytes)."""
+    real = audit.webhooks.spool.ingest_raw
+    calls: list[tuple[float, bytes]] = []
+
+    def ingest(session: Session, raw: bytes, arrival: Any, *, data_dir: Path) -> IngestResult:
+        calls.append((time.monotonic(), raw))
+        if fails(raw):
+            raise RuntimeError("parser bug")
+        return real(session, raw, arrival, data_dir=data_dir)
+
+    monkeypatch.setattr(audit.webhooks.spool, "ingest_raw", ingest)
+    return calls
+
+
+def test_the_answer_comes_before_ingestion_and_the_spool_row_holds_the_delivery(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(lifespan=False)  # no worker: exactly what the answer leaves behind
+    raw = email()
+    response = post_raw(site, raw, **{"X-Audit-Recipient": RECIPIENT})
+    assert response.json() == {"stored": True, "duplicate": False, "spool_id": 1, "message_id": None}
+    assert site.count() == 0
+    (row,) = site.spool()
+    stored = f"X-Original-To: {RECIPIENT}\r\n".encode() + raw
+    digest = hashlib.sha256(stored).hexdigest()
+    assert (site.data_dir / row.raw_path).read_bytes() == stored  # on disk before the answer
+    assert (row.source, row.delivery_key, row.raw_sha256, row.raw_size) == (
+        "webhook:raw",
+        digest,
+        digest,
+        len(stored),
+    )
+    assert json.loads(row.envelope_recipients) == [RECIPIENT]
+    assert (row.processed_at, row.attempts, row.message_id, row.transport_time) == (None, 0, None, None)
+    assert abs(row.received_by_us_at - utcnow()) < timedelta(minutes=1)
+    assert site.drain() == 1
+    (message,) = site.messages()
+    (row,) = site.spool()
+    assert row.processed_at is not None and (row.attempts, row.message_id) == (1, message.id)
+    assert message.received_at == row.received_by_us_at  # not the (later) time it was processed
+    assert site.drain() == 0
+
+
+def test_the_worker_ingests_in_the_background(site: Site) -> None:
+    for n in range(5):
+        assert post_raw(site, email(f"reply {n}")).status_code == 200
+    site.wait_for(lambda: site.count() == 5)  # no drain: the app's own worker
+    assert all(row.processed_at is not None for row in site.spool())
+
+
+def test_a_crash_between_the_answer_and_ingestion_loses_nothing(
+    make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    first = make_site(lifespan=False)
+    raw = email()
+    assert post_raw(first, raw).json()["stored"] is True
+    assert (len(first.spool()), first.count()) == (1, 0)
+    first.engine.dispose()  # the process dies after answering, before ingesting
+    restarted = make_site(open_database(sqlite_url(tmp_path)), data_dir=first.data_dir)
+    restarted.wait_for(lambda: restarted.count() == 1)  # startup catches up on its own
+    (row,) = restarted.spool()
+    assert row.processed_at is not None and row.attempts == 1
+    assert restarted.drain() == 0
+    # The provider retries what it may think failed: still one delivery, one message.
+    assert post_raw(restarted, raw).json() == {
+        "stored": False,
+        "duplicate": True,
+        "spool_id": 1,
+        "message_id": 1,
+    }
+    assert (len(restarted.spool()), restarted.count()) == (1, 1)
+
+
+def test_a_failing_row_is_kept_retried_later_and_does_not_block_the_rows_behind_it(
+    make_site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = [True]
+    flaky_ingest(monkeypatch, lambda raw: broken[0] and b"poison" in raw)
+    site = make_site(lifespan=False)
+    assert post_raw(site, email("poison")).status_code == 200
+    assert post_raw(site, email("fine")).status_code == 200
+    assert site.drain() == 1
+    (message,) = site.messages()
+    assert message.subject == "fine"
+    poison, fine = site.spool()
+    assert fine.message_id == message.id
+    assert (poison.processed_at, poison.message_id, poison.attempts) == (None, None, 1)
+    assert poison.last_error == "RuntimeError: parser bug"
+    assert poison.next_attempt_at is not None and poison.next_attempt_at > utcnow()
+    assert site.drain() == 0  # still waiting out its delay
+    broken[0] = False
+    assert site.drain(retry_failed=True) == 1
+    poison = site.spool()[0]
+    assert poison.processed_at is not None and poison.attempts == 2
+    assert (poison.last_error, poison.next_attempt_at) == (None, None)
+    assert site.count() == 2
+
+
+def test_the_worker_retries_a_failed_row_after_its_delay(
+    make_site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit.webhooks.spool, "RETRY_FIRST_S", 0.5)
+    failed: list[bool] = []
+
+    def first_poison_fails(raw: bytes) -> bool:
+        if b"poison" in raw and not failed:
+            failed.append(True)
+            return True
+        return False
+
+    calls = flaky_ingest(monkeypatch, first_poison_fails)
+    site = make_site()
+    assert post_raw(site, email("poison")).status_code == 200
+    assert post_raw(site, email("fine")).status_code == 200
+    site.wait_for(lambda: site.count() == 2)
+    poison = [at for at, raw in calls if b"poison" in raw]
+    assert len(poison) == 2 and poison[1] - poison[0] >= 0.5  # retried, after its delay
+    assert [row.attempts for row in site.spool()] == [2, 1]
+    assert all(row.last_error is None for row in site.spool())
+
+
+def test_stopping_the_app_stops_its_worker_cleanly(make_site: Callable[..., Site]) -> None:
+    site = make_site()
+    for n in range(30):
+        assert post_raw(site, email(f"reply {n}")).status_code == 200
+    assert site.stop is not None
+    started = time.monotonic()
+    site.stop()  # finishes the row in progress, starts no other
+    site.stop = None
+    assert time.monotonic() - started < 10
+    assert not any(thread.name.startswith("webhook-spool") for thread in threading.enumerate())
+    processed = [row for row in site.spool() if row.processed_at is not None]
+    assert site.count() == len(processed)  # nothing half done
+    site.drain()
+    assert (site.count(), len(site.spool())) == (30, 30)

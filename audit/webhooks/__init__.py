@@ -2,12 +2,14 @@
 
 `create_webhook_app(engine, data_dir=..., secrets=WebhookSecrets(...))` returns the FastAPI app that
 `audit serve` runs; `app` builds it, `auth` checks each provider's credentials, `providers` turns a payload
-into one `Delivery`, `mime` prepends the envelope recipient or rebuilds a message from parsed parts.
+into one `Delivery`, `mime` prepends the envelope recipient or rebuilds a message from parsed parts, `spool`
+ingests what was accepted (in the app's background, or now with `process_spool`).
 """
 
 from __future__ import annotations
 
 from audit.webhooks.app import create_webhook_app
 from audit.webhooks.auth import WebhookSecrets
+from audit.webhooks.spool import process_spool
 
-__all__ = ["WebhookSecrets", "create_webhook_app"]
+__all__ = ["WebhookSecrets", "create_webhook_app", "process_spool"]

@@ -1,10 +1,12 @@
-"""The inbound-email webhook app: authenticate, store the raw message, then answer (email-collection.md §7).
+"""The inbound-email webhook app: authenticate, store the raw message, answer, then process (design §7).
 
 Order of work for every request: refuse an unconfigured endpoint (404); authenticate on what arrived, before
 anything is written (401); read at most `max_body_bytes`, counting while streaming (413 past it); write the
-raw bytes (`keep_raw`), ingest them and commit; only then answer 200. Our own failures (database down, disk
-full) answer 500 so the provider retries; 403 and 406, which make Postmark and Mailgun give up, are never
-used.
+raw bytes (`keep_raw`, fsynced) and commit one `InboundSpool` row (with a Mailgun token, in the same
+transaction); only then answer 200. Parsing, matching and classifying follow in the background
+(`audit.webhooks.spool`: a worker started and stopped with the app's lifespan). Our own failures (database
+down, disk full) answer 500 so the provider retries; 403 and 406, which make Postmark and Mailgun give up, are
+never used.
 """
 
 from __future__ import annotations
@@ -13,24 +15,26 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Executable, Table, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session, col, delete, select
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
-from audit.collect.store import Arrival, ingest_raw, keep_raw, raw_sha256
-from audit.models import WebhookReplay, utcnow
+from audit.collect.store import Arrival, keep_raw, raw_sha256
+from audit.models import InboundSpool, WebhookReplay, utcnow
 from audit.webhooks.auth import (
     WebhookSecrets,
     basic_auth_ok,
@@ -49,6 +53,7 @@ from audit.webhooks.providers import (
     raw_delivery,
     sendgrid_delivery,
 )
+from audit.webhooks.spool import POLL_S, SpoolWorker, encode_recipients, writing
 
 log = logging.getLogger("audit.webhooks")
 
@@ -58,6 +63,8 @@ MAX_TOKEN_CHARS = 255
 REPLAY_PRUNE_EVERY_S = 600.0
 _BASIC = {"WWW-Authenticate": 'Basic realm="audit webhooks"'}
 _SECRET_PATH = re.compile(r"(/webhooks/sendgrid/)[^/?\s]+")
+SPOOL: Table = InboundSpool.__table__  # type: ignore[attr-defined]
+REPLAY: Table = WebhookReplay.__table__  # type: ignore[attr-defined]
 
 
 class BodyTooLarge(Exception):
@@ -69,9 +76,10 @@ class Replayed(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
-    id: int | None
-    created: bool
+class Accepted:
+    spool_id: int
+    created: bool  # False: the same delivery (provider and event id or raw hash) was accepted before
+    message_id: int | None  # known once the spool row is processed
 
 
 def _refuse(status: int, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
@@ -161,52 +169,135 @@ def _redact_access_log() -> None:
         access.addFilter(_RedactSecretPaths())
 
 
+class _CountRequests:
+    """Counts the HTTP requests in progress, so the spool worker can let them go first."""
+
+    def __init__(self, app: ASGIApp, receiver: Receiver) -> None:
+        self.app = app
+        self.receiver = receiver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.receiver.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.receiver.in_flight -= 1
+
+
+_INSERT_NEW: dict[tuple[str, str], Executable] = {}  # built once: the statement cache keys on the object
+
+
+def _insert_new(connection: Connection, table: Table, values: dict[str, Any]) -> int | None:
+    """Insert one row and return its id, or None when a unique constraint says it is there already.
+
+    ON CONFLICT DO NOTHING on SQLite and PostgreSQL (no savepoint, no error; on PostgreSQL a concurrent
+    insert of the same key is waited for); elsewhere a savepoint around a plain insert.
+    """
+    dialect = connection.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        key = (dialect, table.name)
+        statement = _INSERT_NEW.get(key)
+        if statement is None:
+            make = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            statement = _INSERT_NEW[key] = make(table).on_conflict_do_nothing().returning(table.c.id)
+        return connection.execute(statement, values).scalar_one_or_none()
+    try:
+        with connection.begin_nested():
+            return int(connection.execute(table.insert().returning(table.c.id), values).scalar_one())
+    except IntegrityError:
+        return None
+
+
+class StoreFailed(Exception):
+    """The transaction that held this delivery's spool row failed (the cause is chained)."""
+
+
+@dataclass(eq=False, slots=True)
+class _Pending:
+    """One delivery waiting for a group commit; `outcome` is set by whichever thread commits it."""
+
+    raw: bytes
+    raw_path: str
+    arrival: Arrival
+    token: str | None
+    outcome: Accepted | Replayed | Exception | None = None
+
+
 class Receiver:
-    """Stores deliveries: raw bytes first, then the message and (Mailgun) its token, in one transaction."""
+    """Accepts deliveries: raw bytes first, then one spool row and (Mailgun) its token, committed together.
+
+    This is the hot path: SQLAlchemy Core rather than the ORM, and a group commit. Each request thread queues
+    its delivery and takes the commit lock; the one that gets it commits everything queued so far in one
+    transaction (one fsync), and the others find theirs done. A token and its spool row share a transaction.
+    """
 
     def __init__(self, engine: Engine, *, data_dir: Path, mailgun_max_age_s: int) -> None:
         self.engine = engine
         self.data_dir = data_dir
         self.replay_window = timedelta(seconds=2 * mailgun_max_age_s + 60)  # timestamps may be ahead of us
-        # One writer at a time on SQLite: waiting here is cheaper than SQLite's busy-sleep backoff.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._pruned_at = 0.0
-
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        if self._write_lock is None:
-            yield
-            return
-        with self._write_lock:
-            yield
+        self.worker: SpoolWorker | None = None
+        self.in_flight = 0
+        self._warned_no_worker = False
+        self._queue: list[_Pending] = []
+        self._queue_guard = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     def _token_seen(self, token: str) -> bool:
-        with Session(self.engine) as session:
-            found = session.exec(
-                select(WebhookReplay.id).where(
-                    WebhookReplay.provider == "mailgun", WebhookReplay.token == token
-                )
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(REPLAY.c.id).where(REPLAY.c.provider == "mailgun", REPLAY.c.token == token)
             ).first()
         return found is not None
 
-    def _claim_token(self, session: Session, token: str) -> None:
+    def _claim_token(self, connection: Connection, token: str) -> bool:
         now = utcnow()
         if time.monotonic() - self._pruned_at > REPLAY_PRUNE_EVERY_S:
             self._pruned_at = time.monotonic()
-            session.exec(
-                delete(WebhookReplay).where(
-                    col(WebhookReplay.provider) == "mailgun",
-                    col(WebhookReplay.seen_at) < now - self.replay_window,
+            connection.execute(
+                delete(REPLAY).where(
+                    REPLAY.c.provider == "mailgun", REPLAY.c.seen_at < now - self.replay_window
                 )
             )
-        session.add(WebhookReplay(provider="mailgun", token=token, seen_at=now))
-        try:
-            session.flush()  # a plain flush, no savepoint: the token commits with the message or not at all
-        except IntegrityError:
-            session.rollback()
-            raise Replayed from None
+        return (
+            _insert_new(connection, REPLAY, {"provider": "mailgun", "token": token, "seen_at": now})
+            is not None
+        )
 
-    def store(self, delivery: Delivery) -> Stored:
+    @staticmethod
+    def _spool(connection: Connection, raw: bytes, raw_path: str, arrival: Arrival) -> Accepted:
+        """One spool row per delivery (UNIQUE source + delivery key); a repeat is answered as a duplicate."""
+        assert arrival.delivery_key is not None
+        values = {
+            "source": arrival.source,
+            "delivery_key": arrival.delivery_key,
+            "raw_path": raw_path,
+            "raw_sha256": raw_sha256(raw),
+            "raw_size": len(raw),
+            "envelope_recipients": encode_recipients(arrival.envelope_recipients),
+            "transport_time": arrival.transport_time,
+            "transport_time_source": arrival.transport_time_source,
+            "received_by_us_at": utcnow(),
+            "processed_at": None,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": None,
+            "message_id": None,
+        }
+        spool_id = _insert_new(connection, SPOOL, values)
+        if spool_id is not None:
+            return Accepted(spool_id, created=True, message_id=None)
+        existing = connection.execute(
+            select(SPOOL.c.id, SPOOL.c.message_id).where(
+                SPOOL.c.source == arrival.source, SPOOL.c.delivery_key == arrival.delivery_key
+            )
+        ).one()
+        return Accepted(existing.id, created=False, message_id=existing.message_id)
+
+    def store(self, delivery: Delivery) -> Accepted:
         raw = with_envelope(delivery.mime, delivery.recipients)
         arrival = Arrival(
             source=f"webhook:{delivery.provider}",
@@ -217,39 +308,85 @@ class Receiver:
         token = delivery.replay_token
         if token is not None and self._token_seen(token):
             raise Replayed
-        keep_raw(raw, self.data_dir)  # first, outside the lock: the bytes survive whatever happens next
-        with self._writing(), Session(self.engine, expire_on_commit=False) as session:
-            if token is not None:
-                self._claim_token(session, token)
-            result = ingest_raw(session, raw, arrival, data_dir=self.data_dir)
-            session.commit()
-            return Stored(result.message.id, result.created)
+        # First, outside the lock: the file and its name are durable (fsynced) before the row commits.
+        raw_path = keep_raw(raw, self.data_dir)
+        return self._commit(_Pending(raw, raw_path, arrival, token))
+
+    def _commit(self, pending: _Pending) -> Accepted:
+        with self._queue_guard:
+            self._queue.append(pending)
+        with self._commit_lock:
+            if pending.outcome is None:  # not committed by the thread before: commit all that waits
+                with self._queue_guard:
+                    batch, self._queue = self._queue, []
+                self._commit_batch(batch)
+        outcome = pending.outcome
+        if isinstance(outcome, Accepted):
+            return outcome
+        if isinstance(outcome, Replayed):
+            raise Replayed
+        raise StoreFailed("could not commit the spool row") from outcome
+
+    def _commit_batch(self, batch: list[_Pending]) -> None:
+        outcomes: list[Accepted | Replayed] = []
+        try:
+            with writing(self.engine), self.engine.begin() as connection:
+                for pending in batch:
+                    if pending.token is not None and not self._claim_token(connection, pending.token):
+                        outcomes.append(Replayed())  # a token seen before: nothing of this delivery is kept
+                        continue
+                    outcomes.append(self._spool(connection, pending.raw, pending.raw_path, pending.arrival))
+        except Exception as ex:
+            for pending in batch:
+                pending.outcome = ex
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            pending.outcome = outcome
+
+    def _wake_worker(self) -> None:
+        if self.worker is not None and self.worker.running:
+            self.worker.wake()
+        elif not self._warned_no_worker:
+            self._warned_no_worker = True
+            log.warning(
+                "webhook: no spool worker is running (lifespan off?); accepted deliveries wait for "
+                "the next start or `process_spool`"
+            )
 
     async def accept(self, build: Callable[[], Delivery]) -> JSONResponse:
-        """Build the delivery and store it in a worker thread (the database is synchronous); answer."""
+        """Build the delivery and spool it in a worker thread (the database is synchronous); answer."""
 
-        def work() -> tuple[Delivery, Stored]:
+        def work() -> tuple[Delivery, Accepted]:
             delivery = build()
             return delivery, self.store(delivery)
 
         try:
-            delivery, stored = await run_in_threadpool(work)
+            delivery, accepted = await run_in_threadpool(work)
         except BadPayload as ex:
             _refuse(400, str(ex))
         except Replayed:
             log.warning("webhook mailgun: refused a replayed token")
             _refuse(401, "replayed token")
-        except (SQLAlchemyError, OSError):
+        except (StoreFailed, SQLAlchemyError, OSError):
             log.exception("webhook: could not store a delivery; answering 500 so the provider retries")
             _refuse(500, "could not store the message; retry later")
+        if accepted.created:
+            self._wake_worker()
         log.info(
-            "webhook %s: %s message %s (%d bytes)",
+            "webhook %s: %s delivery %s (%d bytes)",
             delivery.provider,
-            "stored" if stored.created else "duplicate of",
-            stored.id,
+            "accepted" if accepted.created else "duplicate of",
+            accepted.spool_id,
             len(delivery.mime),
         )
-        return JSONResponse({"stored": stored.created, "duplicate": not stored.created, "id": stored.id})
+        return JSONResponse(
+            {
+                "stored": accepted.created,
+                "duplicate": not accepted.created,
+                "spool_id": accepted.spool_id,
+                "message_id": accepted.message_id,
+            }
+        )
 
 
 def create_webhook_app(
@@ -259,10 +396,32 @@ def create_webhook_app(
     secrets: WebhookSecrets,
     max_body_bytes: int = 25 * 1024 * 1024,
     mailgun_max_age_s: int = 300,
+    spool_poll_s: float = POLL_S,
 ) -> FastAPI:
-    """The webhook endpoints under /webhooks/, storing into `engine` (migrated) and `data_dir`/raw."""
+    """The webhook endpoints under /webhooks/, storing into `engine` (migrated) and `data_dir`/raw.
+
+    Serve it with its lifespan on (uvicorn's default "auto" does): startup starts the spool worker, which
+    first ingests what an earlier run accepted but did not process; shutdown stops it after the current row.
+    """
     receiver = Receiver(engine, data_dir=data_dir, mailgun_max_age_s=mailgun_max_age_s)
-    app = FastAPI(title="contact-audit webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = SpoolWorker(
+            engine, data_dir=data_dir, poll_s=spool_poll_s, busy=lambda: receiver.in_flight > 0
+        )
+        worker.start()
+        receiver.worker = worker
+        try:
+            yield
+        finally:
+            receiver.worker = None
+            await worker.stop()
+
+    app = FastAPI(
+        title="contact-audit webhooks", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.add_middleware(_CountRequests, receiver=receiver)
     _redact_access_log()
 
     def configured(secret: str | None) -> str:
