@@ -46,6 +46,11 @@ def _sources_or_fail(config: AuditConfig) -> None:
 def collect_once(engine: Engine, config: AuditConfig, *, data_dir: Path) -> CollectReport:
     _sources_or_fail(config)
     report = CollectReport()
+    # Webhook deliveries accepted by `audit serve` but not yet ingested (say it was stopped mid-way).
+    from audit.webhooks.spool import process_spool
+
+    if (ingested := process_spool(engine, data_dir)) > 0:
+        report.lines.append(f"webhook spool: {ingested} accepted deliveries ingested")
     if config.mailbox.maildir is not None:
         stats = collect_maildir_once(engine, Path(config.mailbox.maildir), data_dir=data_dir)
         report.lines.append(
