@@ -73,14 +73,59 @@ class Thresholds(Strict):
         return self
 
 
+class QualityThresholds(Strict):
+    """Quality scores (0 to 1) a first human reply needs for the two best tiers."""
+
+    good: float = Field(default=0.75, ge=0, le=1)
+    """At least this for `fast_courteous`."""
+    adequate: float = Field(default=0.5, ge=0, le=1)
+    """At least this for `reasonable`; below it the reply is 'poor' (`slow_or_lacking`)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualityThresholds:
+        if self.adequate > self.good:
+            raise ValueError("quality.adequate must not be above quality.good")
+        return self
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class BusinessHoursSection(Strict):
+    """The audited companies' working week, for business-hours latency."""
+
+    workdays: tuple[Weekday, ...] | None = None
+    """Default: sun..thu when audit.country is IL, else mon..fri."""
+    opens: str = Field(default="09:00", pattern=_CLOCK_TIME)
+    closes: str = Field(default="17:00", pattern=_CLOCK_TIME)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BusinessHoursSection:
+        if self.opens >= self.closes:
+            raise ValueError("business_hours.opens must be before business_hours.closes")
+        return self
+
+
 class AuditSection(Strict):
     name: str = Field(min_length=1)
     timezone: str = "UTC"
     language: Literal["en", "he"] = "en"
+    """The report's language (and the inquiry's, unless inquiry.language says otherwise)."""
     country: str | None = None
     """ISO country code for the business calendar (public holidays); e.g. IL."""
     deadline: Duration = timedelta(days=7)
+    late_window: Duration = timedelta(days=30)
+    """Replies after the deadline and within this are shown as 'late'; they never change the tier."""
     thresholds: Thresholds = Thresholds()
+    quality: QualityThresholds = QualityThresholds()
+    clock: Literal["wall", "business"] = "wall"
+    """Which clock the tier thresholds use; the report always shows both."""
+    business_hours: BusinessHoursSection = BusinessHoursSection()
+    mask_staff_names: bool = True
+    """Replace staff names in quoted excerpts with [staff] (MRS/MSPA ethics)."""
+    name_non_responders: bool = True
+    """List the companies that never replied by name (TACK did not; Globes and ynet did)."""
     concurrency: int = Field(default=2, ge=1, le=16)
     """Probes in flight at once (never more than one per site domain)."""
     probe_timeout: Duration = timedelta(seconds=90)
@@ -148,7 +193,30 @@ class PersonaSection(Strict):
     company: str | None = None
 
 
+AnswerPartKind = Literal["phone", "price", "url", "yes_no", "words"]
+
+
+class AnswerPart(Strict):
+    """One thing the inquiry asks for; rubric item A checks each is found in a human reply."""
+
+    kind: AnswerPartKind
+    label: str | None = None
+    """How the report names it, e.g. 'a monthly plan'."""
+    words: tuple[str, ...] = ()
+    """For kind 'words' (any of them counts), and extra words for 'yes_no' (the product asked about)."""
+
+    @model_validator(mode="after")
+    def _words_given(self) -> AnswerPart:
+        if self.kind == "words" and not self.words:
+            raise ValueError("an answer part of kind 'words' needs at least one word")
+        return self
+
+
 class InquirySection(Strict):
+    language: Literal["en", "he"] | None = None
+    """The language the inquiry is written in (default: audit.language); replies in it score on item Q."""
+    answer_parts: tuple[AnswerPart, ...] = ()
+    """What a complete answer contains, e.g. [{kind: yes_no}, {kind: words, words: [form, documents]}]."""
     subject: str = Field(min_length=1)
     message: str = Field(min_length=1)
     """May use {company} (the company's name) and {ref} (the reference code); without {ref} the
@@ -213,11 +281,51 @@ class CompanySection(Strict):
         return value
 
 
+class SmtpSection(Strict):
+    """Where report emails are sent from; the password is named, never written here."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    timeout: Duration = timedelta(seconds=30)
+
+
+class ReportSection(Strict):
+    recipients: tuple[str, ...] = ()
+    """Who gets the report by email (`audit report --email` without addresses, and `audit serve`)."""
+    smtp: SmtpSection | None = None
+    evidence_links: bool = True
+    """The web/file version links screenshots and replies; the email version never does."""
+
+
+class ScheduleSection(Strict):
+    """When `audit serve` starts waves and how it spreads the submissions (see the README)."""
+
+    cron: str = Field(min_length=9)
+    """Five-field cron in audit.timezone, e.g. '0 9 1-7 * sun' (first Sunday of the month, 09:00)."""
+    window: Duration = timedelta(days=2)
+    """Submissions spread over this much working time from the wave's start."""
+    working_hours_only: bool = True
+    off_hours_share: float = Field(default=0.0, ge=0, le=1)
+    """This share of submissions goes out after hours or at the weekend, labelled as such."""
+    jitter: Duration = timedelta(minutes=20)
+    min_gap_same_company: Duration = timedelta(days=7)
+    collect_every: Duration = timedelta(minutes=5)
+    """Poll every source this often (IMAP IDLE wakes it sooner)."""
+    retention: Duration = timedelta(days=180)
+    """Raw messages and evidence older than this after their wave's report are deleted; results stay."""
+
+
 class AuditConfig(Strict):
     audit: AuditSection
     mailbox: MailboxSection
     persona: PersonaSection
     inquiry: InquirySection
+    report: ReportSection = ReportSection()
+    schedule: ScheduleSection | None = None
     companies: tuple[CompanySection, ...] = Field(min_length=1)
 
     @field_validator("companies")

@@ -5,6 +5,9 @@
   + DataDirError             the data directory cannot be created or written
   + WaveError                no such wave, nothing to resume, a wave held by another run
   + DatabaseError            the database cannot be reached or migrated
+  + UsageError               a command-line value that cannot be used (a bad --as-of, an unknown company)
+  + GradingError             an override that does not fit (unknown criterion, score out of range)
+  + MailError                the report email could not be sent (SMTP refused, unreachable, bad login)
 
 Browser problems come from `probes.errors` (BrowserUnavailable) and are mapped at the CLI edge too.
 Problems of one company's website are never exceptions: they are probe outcomes.
@@ -32,4 +35,16 @@ class WaveError(AuditError):
 
 
 class DatabaseError(AuditError):
+    pass
+
+
+class UsageError(AuditError):
+    pass
+
+
+class GradingError(AuditError):
+    pass
+
+
+class MailError(AuditError):
     pass
