@@ -247,8 +247,9 @@ def main() -> None:
 
 def _register_collector_commands() -> None:
     from audit.cli_collect import collect, inbox, reply
+    from audit.cli_grade import grade
 
-    for command in (collect, inbox, reply):
+    for command in (collect, inbox, reply, grade):
         cli.add_command(command)
 
 

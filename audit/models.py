@@ -238,3 +238,76 @@ class InboundSpool(SQLModel, table=True):
     """After a failed attempt: not retried before this time (backoff)."""
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     message_id: int | None = Field(default=None, foreign_key="message.id")
+
+
+class ProbeGrade(SQLModel, table=True):
+    """One graded probe of one wave: what `audit.grading.grade_wave` computed, kept so results can be shown
+    without re-grading. Recomputed from facts on every grading (the wave's rows are replaced); overrides are
+    facts of their own (`GradeOverride`) and survive that.
+    """
+
+    __table_args__ = (UniqueConstraint("wave_id", "probe_id", name="uq_probegrade_wave_probe"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    probe_id: int = Field(foreign_key="probe.id")
+    company_id: str = Field(foreign_key="company.id", max_length=63)
+    seq: int = 1
+    outcome: str | None = Field(default=None, max_length=30)
+    reached: bool = False
+    not_reached_reason: str | None = Field(default=None, sa_column=Column(Text))
+    submitted_at: datetime | None = Field(default=None, sa_column=_ts())
+    submit_time_class: str | None = Field(default=None, max_length=20)
+    deadline_at: datetime | None = Field(default=None, sa_column=_ts())
+    first_reply_at: datetime | None = Field(default=None, sa_column=_ts())
+    first_ack_at: datetime | None = Field(default=None, sa_column=_ts())
+    first_human_at: datetime | None = Field(default=None, sa_column=_ts())
+    first_complete_at: datetime | None = Field(default=None, sa_column=_ts())
+    human_channel: str | None = Field(default=None, max_length=20)
+    human_message_id: int | None = None
+    """Not a foreign key: retention may delete messages while grades stay."""
+    human_folder: str | None = Field(default=None, max_length=255)
+    wall_seconds_to_ack: float | None = None
+    wall_seconds_to_human: float | None = None
+    business_seconds_to_human: float | None = None
+    late: bool = False
+    human_replies: int = 0
+    followed_up: bool = False
+    promise_text: str | None = Field(default=None, sa_column=Column(Text))
+    promise_due_at: datetime | None = Field(default=None, sa_column=_ts())
+    promise_kept: bool | None = None
+    quality: float | None = None
+    criteria: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    """The rubric as JSON: [{criterion, score, max_score, evidence: [{quote, rule}], overridden, note}]."""
+    excerpt: str | None = Field(default=None, sa_column=Column(Text))
+    reply_language: str | None = Field(default=None, max_length=10)
+    tier: str = Field(max_length=20)
+    tier_reason: str = Field(sa_column=Column(Text, nullable=False))
+    tier_overridden: bool = False
+    override_notes: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    """JSON list of strings."""
+    company_tier: str = Field(max_length=20)
+    """The company's tier in this wave (the median of its probes, or a person's override)."""
+    company_inconsistent: bool = False
+    company_tier_overridden: bool = False
+    company_override_notes: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    """JSON list: every override note of the company (its probes' and its own), as the report shows them."""
+    clock: str = Field(default="wall", max_length=10)
+    as_of: datetime = Field(sa_column=_ts(nullable=False))
+    graded_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class GradeOverride(SQLModel, table=True):
+    """A person's judgement, stored as a fact: a tier or one rubric criterion for a company (or one of its
+    probes, `probe_seq`) in a wave. The newest row for the same target wins; value `auto` withdraws it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    company_id: str = Field(foreign_key="company.id", max_length=63)
+    probe_seq: int | None = None
+    criterion: str = Field(max_length=10)
+    """`tier` or a rubric id (A, P1, P2, Q, V, E, M)."""
+    value: str = Field(max_length=30)
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    author: str = Field(default="cli", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
