@@ -180,6 +180,19 @@ def test_maildir_is_read_without_being_changed(engine: Engine, tmp_path: Path) -
     assert matched.received_at == datetime.fromtimestamp(1_800_000_000, tz=UTC)
 
 
+def test_maildir_plus_plus_subfolders_are_read_with_their_folder_name(engine: Engine, tmp_path: Path) -> None:
+    # A spam filter files a company's reply into .Junk: it still counts, and the report can say where it was.
+    box = tmp_path / "Maildir"
+    write_maildir(box, {"new/1.M1.mx": email(body="inbox one")})
+    write_maildir(box / ".Junk", {"new/2.M2.mx": email(body="caught by the spam filter")})
+    (box / ".not-a-folder").write_text("x")  # a stray dotfile is neither a folder nor a message
+    stats = collect_maildir_once(engine, box, data_dir=tmp_path / "data")
+    assert (stats.stored, stats.errors) == (2, [])
+    with Session(engine) as session:
+        folders = {m.delivery_key: m.folder for m in session.exec(select(Message)).all()}
+    assert folders == {"1.M1.mx": "INBOX", "2.M2.mx": "Junk"}
+
+
 def test_a_manual_reply_counts_and_is_not_entered_twice(engine: Engine) -> None:
     with Session(engine) as session:
         at = SUBMITTED + timedelta(hours=3)

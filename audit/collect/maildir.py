@@ -32,6 +32,22 @@ def unique_name(filename: str) -> str:
     return filename.split(":", 1)[0]
 
 
+def maildir_folders(maildir: Path) -> list[tuple[str, Path]]:
+    """The top folder (as INBOX) and its Maildir++ subfolders (`.Junk` as Junk, `.Archive.2026` as
+    Archive.2026): a spam filter files replies into `.Junk`, and a reply caught there still counts."""
+    folders = [("INBOX", maildir)]
+    for entry in sorted(os.scandir(maildir), key=lambda entry: entry.name):
+        path = Path(entry.path)
+        if (
+            entry.name.startswith(".")
+            and entry.is_dir()
+            and (path / "new").is_dir()
+            and (path / "cur").is_dir()
+        ):
+            folders.append((entry.name[1:], path))
+    return folders
+
+
 def collect_maildir_once(
     engine: Engine, maildir: Path, *, data_dir: Path, batch_size: int = BATCH_SIZE
 ) -> MaildirStats:
@@ -46,11 +62,17 @@ def collect_maildir_once(
     if not (maildir / "new").is_dir() or not (maildir / "cur").is_dir():
         stats.errors.append(f"{maildir} is not a Maildir (no new/ and cur/ folders)")
         return stats
-    entries = [entry for sub in ("new", "cur") for entry in os.scandir(maildir / sub) if entry.is_file()]
-    entries.sort(key=lambda entry: entry.stat().st_mtime)
+    entries = [
+        (folder, entry)
+        for folder, path in maildir_folders(maildir)
+        for sub in ("new", "cur")
+        for entry in os.scandir(path / sub)
+        if entry.is_file()
+    ]
+    entries.sort(key=lambda item: item[1].stat().st_mtime)
     pending: list[tuple[str, bool]] = []  # (file name, created), ingested but not yet committed
     with Session(engine, expire_on_commit=False) as session:
-        for entry in entries:
+        for folder, entry in entries:
             if entry.name.startswith("."):
                 continue
             stats.seen += 1
@@ -62,6 +84,7 @@ def collect_maildir_once(
             arrival = Arrival(
                 source="maildir",
                 account=str(maildir),
+                folder=folder,
                 delivery_key=unique_name(entry.name),
                 transport_time=delivered,
                 transport_time_source="maildir_mtime",
