@@ -248,8 +248,9 @@ def main() -> None:
 def _register_collector_commands() -> None:
     from audit.cli_collect import collect, inbox, reply
     from audit.cli_grade import grade
+    from audit.cli_report import export, report
 
-    for command in (collect, inbox, reply, grade):
+    for command in (collect, inbox, reply, grade, report, export):
         cli.add_command(command)
 
 

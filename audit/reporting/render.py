@@ -1,0 +1,90 @@
+"""ReportData -> HTML (web or email) and plain text, through one Jinja environment.
+
+The environment escapes every value (autoescape) and refuses a missing one (StrictUndefined), so a company
+called `<script>` is shown as text and a template typo fails loudly instead of printing nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+import audit
+from audit.errors import AuditError
+from audit.reporting.types import ReportData
+
+Variant = Literal["web", "email"]
+REPORTS_DIR = Path(audit.__file__).resolve().parent.parent / "reports"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of a long list each variant shows; an email of 5,000 paragraphs helps no one."""
+
+    entries: int  # company paragraphs per tier
+    rows: int  # ranked table rows and tier movers
+    points: int  # speed-and-quality rows
+
+
+WEB_LIMITS = Limits(entries=10**9, rows=10**9, points=10**9)
+EMAIL_LIMITS = Limits(entries=40, rows=150, points=60)
+
+
+@functools.cache
+def environment() -> Environment:
+    """The one environment for every report template (built on first use, not at import)."""
+    if not (REPORTS_DIR / "report.html.j2").is_file():
+        raise AuditError(f"the report templates are missing: expected them in {REPORTS_DIR}")
+    return Environment(
+        loader=FileSystemLoader(REPORTS_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@functools.cache
+def _stylesheet() -> Markup:
+    # Our own file, not user input: marked safe so quotes in font names survive inside <style>.
+    return Markup((REPORTS_DIR / "style.css").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _inliner() -> css_inline.CSSInliner:
+    # Nothing is fetched: the report must not reach out to the network, in the renderer or the mail client.
+    return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
+def render_html(report: ReportData, variant: Variant = "web") -> str:
+    """The report as one self-contained HTML document; "email" has its CSS in style attributes."""
+    if variant not in ("web", "email"):
+        raise ValueError(f"unknown report variant {variant!r}")
+    html = (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            r=report,
+            web=variant == "web",
+            css=_stylesheet(),
+            limit=WEB_LIMITS if variant == "web" else EMAIL_LIMITS,
+        )
+    )
+    return _inliner().inline(html) if variant == "email" else html
+
+
+# Look-alike brackets: a text/plain part is sometimes shown through an HTML view (webmail previews, forwards
+# pasted into rich editors); with these a company named "<script>" still reads as itself and stays inert.
+_INERT = str.maketrans({"<": "‹", ">": "›"})
+
+
+def render_text(report: ReportData) -> str:
+    text = environment().get_template("report.txt.j2").render(r=report, limit=EMAIL_LIMITS)
+    return text.translate(_INERT)

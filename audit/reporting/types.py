@@ -1,0 +1,279 @@
+"""The report as plain data: every string already worded and formatted in the report's language.
+
+Templates only lay this out, so the HTML, the email and the plain text always say the same thing. Untrusted
+text (company names, sectors, quotes) is kept as it is here; escaping is the template engine's job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from audit.config import AuditConfig
+from audit.reporting import i18n
+from audit.reporting.i18n import Lang
+from audit.reporting.metrics import WaveMetrics
+
+# ---------------------------------------------------------------------------------------------------------
+# Input besides the grades
+
+
+@dataclass(frozen=True)
+class EvidenceLink:
+    """A file the web report links to, as an href relative to the report's folder."""
+
+    kind: str  # form (before-submit screenshot) | confirmation (after-submit) | reply (the raw message)
+    href: str
+
+
+@dataclass(frozen=True)
+class WaveFacts:
+    """What the builder needs besides the grades; gathered by the loader so the builder stays pure."""
+
+    generated_at: datetime
+    evidence: Mapping[int, tuple[EvidenceLink, ...]] = field(default_factory=dict)  # by probe id
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Output
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
+class TierCount:
+    tier: str
+    label: str
+    count: int
+    percent: str
+    width: float  # share of all companies, 0..100, for the stacked bar
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Headline:
+    sentence: str
+    not_reached: str | None
+    trend: str | None
+    counts: tuple[TierCount, ...]
+    figures: tuple[Figure, ...]
+
+
+@dataclass(frozen=True)
+class CompanyEntry:
+    name: str
+    sector: str
+    time: str  # the headline time: "33 min", "never", "late: 9 days"
+    paragraph: str
+    quote: str | None
+    flags: tuple[str, ...]
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class TierSection:
+    tier: str
+    title: str
+    rule: str
+    count: int
+    count_text: str
+    entries: tuple[CompanyEntry, ...]
+    hidden_note: str | None  # the companies are withheld (audit.name_non_responders: false)
+
+
+@dataclass(frozen=True)
+class RankRow:
+    rank: str
+    name: str
+    sector: str
+    submitted: str
+    first_ack: str
+    first_human: str
+    first_human_at: str
+    business: str
+    quality: str
+    quality_width: float
+    tier: str
+    tier_label: str
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    value: str
+    width: float  # 0..100
+    tone: str  # a tier key, for the colour
+
+
+@dataclass(frozen=True)
+class SpeedPoint:
+    name: str
+    time: str
+    quality: str
+    width: float
+    tier: str
+
+
+@dataclass(frozen=True)
+class SpeedQuality:
+    sentence: str
+    points: tuple[SpeedPoint, ...]
+
+
+@dataclass(frozen=True)
+class SectorRow:
+    sector: str
+    companies: int
+    reached: str
+    replied: str
+    median: str
+    median_responders: str
+    within_24h: str
+    quality: str
+    tiers: tuple[TierCount, ...]
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    label: str
+    before: str
+    now: str
+    arrow: str
+    tone: str  # better | worse | same | none
+
+
+@dataclass(frozen=True)
+class Mover:
+    name: str
+    before: str
+    now: str
+    before_tier: str
+    now_tier: str
+    arrow: str
+    tone: str
+
+
+@dataclass(frozen=True)
+class Trend:
+    title: str
+    sentence: str
+    rows: tuple[TrendRow, ...]
+    movers: tuple[Mover, ...]
+    hidden_note: str | None
+
+
+@dataclass(frozen=True)
+class MethodItem:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Methodology:
+    items: tuple[MethodItem, ...]
+    inquiry_subject: str
+    inquiry_message: str
+    rubric: tuple[MethodItem, ...]
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    finding: str
+
+
+@dataclass(frozen=True)
+class ReportData:
+    lang: Lang
+    direction: str  # ltr | rtl
+    wave_id: int
+    title: str
+    subtitle: str
+    subject: str  # the email's Subject
+    labels: Mapping[str, str]
+    headline: Headline
+    tiers: tuple[TierSection, ...]
+    ranking: tuple[RankRow, ...]
+    ranking_note: str | None
+    metrics: tuple[MetricRow, ...]
+    distribution: tuple[Bar, ...]
+    speed_quality: SpeedQuality
+    rubric: tuple[Bar, ...]
+    sectors: tuple[SectorRow, ...]
+    trend: Trend | None
+    method: Methodology
+    context_intro: str
+    context: tuple[Study, ...]
+    footer: str
+    evidence_links: bool
+    numbers: WaveMetrics  # the unformatted figures, for tests and scripts
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What every builder shares
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    lang: Lang
+    config: AuditConfig
+    links: Mapping[int, tuple[Link, ...]]  # by probe id; empty when evidence links are off
+
+    @property
+    def zone(self) -> str:
+        return self.config.audit.timezone
+
+    @property
+    def names_hidden(self) -> bool:
+        return not self.config.audit.name_non_responders
+
+    def phrase(self, key: str, /, **values: object) -> str:
+        return i18n.phrase(self.lang, key, **values)
+
+    def label(self, key: str) -> str:
+        return i18n.LABELS[self.lang][key]
+
+    def tier_name(self, tier: str) -> str:
+        return i18n.TIER_NAMES[self.lang][tier]
+
+    def tier_short(self, tier: str) -> str:
+        return i18n.TIER_SHORT[self.lang][tier]
+
+    def duration(self, seconds: float) -> str:
+        return i18n.duration(seconds, self.lang)
+
+    def deadline(self) -> str:
+        return self.duration(self.config.audit.deadline.total_seconds())
+
+    def latency(self, seconds: float | None) -> str:
+        """A time to reply: '–' when unknown, 'more than 7 days' for never (+infinity)."""
+        if seconds is None:
+            return self.phrase("not_available")
+        if math.isinf(seconds):
+            return self.phrase("more_than", duration=self.deadline())
+        return self.duration(seconds)
+
+    def percent(self, fraction: float | None) -> str:
+        return i18n.percent(fraction, self.lang)
+
+    def moment(self, value: datetime | None, style: str = "short") -> str:
+        return i18n.moment(value, self.lang, self.zone, style=style)
