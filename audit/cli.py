@@ -255,9 +255,13 @@ def _register_collector_commands() -> None:
     from audit.cli_collect import collect, inbox, reply
     from audit.cli_grade import grade
     from audit.cli_report import export, report
+    from audit.cli_serve import serve
 
-    for command in (collect, inbox, reply, grade, report, export):
+    for command in (collect, inbox, reply, grade, serve, report, export):
         cli.add_command(command)
 
 
 _register_collector_commands()
+from audit.cli_web import hash_password_command  # noqa: E402 - registered like the collector's
+
+cli.add_command(hash_password_command)

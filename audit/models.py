@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, DateTime, Dialect, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Column, Field, SQLModel
 
@@ -184,6 +195,110 @@ class Message(SQLModel, table=True):
     malformed: bool = False
     parse_error: str | None = Field(default=None, sa_column=Column(Text))
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ScheduledWave(SQLModel, table=True):
+    """A wave `audit serve` started: the cron firing it answers, its window, and how it ended.
+
+    One row per (audit, firing): starting a wave twice for the same firing (a restart, a second try after a
+    crash) finds this row and does nothing.
+    """
+
+    __table_args__ = (UniqueConstraint("audit_name", "fire_at", name="uq_scheduledwave_fire"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", unique=True)
+    audit_name: str = Field(sa_column=Column(Text, nullable=False))
+    fire_at: datetime = Field(sa_column=_ts(nullable=False))
+    """The cron firing this wave answers (not when it really started: a restart may start it later)."""
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    window_end: datetime = Field(sa_column=_ts(nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+    """Graded and its report written; the email (if any) is a `ReportDelivery`."""
+    graded_as_of: datetime | None = Field(default=None, sa_column=_ts())
+    report_path: str | None = Field(default=None, sa_column=Column(Text))
+    """Relative to the data directory."""
+
+
+class PlannedSubmission(SQLModel, table=True):
+    """One inquiry of a scheduled wave's plan: which probe goes out when. Written before anything is due."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    company_id: str = Field(foreign_key="company.id", max_length=63)
+    probe_id: int = Field(foreign_key="probe.id", unique=True)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    time_class: str = Field(max_length=20)
+    """`business` (inside the audit's open hours) or `off_hours` (chosen for the off-hours share)."""
+    status: str = Field(default="planned", max_length=20, index=True)
+    """planned (not sent yet) | done (the probe has an outcome) | skipped (company disabled or removed)."""
+    planned_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    done_at: datetime | None = Field(default=None, sa_column=_ts())
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    """Why the time moved (min_gap_same_company) or why it was skipped."""
+
+
+class SchedulerLease(SQLModel, table=True):
+    """The single-scheduler lease: one row; a live `audit serve` renews `expires_at` while it schedules."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    owner: str | None = Field(default=None, max_length=200)
+    """host:pid:nonce of the holder, or None when released."""
+    acquired_at: datetime | None = Field(default=None, sa_column=_ts())
+    expires_at: datetime | None = Field(default=None, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    """When a scheduler first ran against this database: cron firings before it are never caught up."""
+
+
+class ReportDelivery(SQLModel, table=True):
+    """The emailing of one scheduled wave's report: `sending` is committed before SMTP, `sent` after."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", unique=True)
+    recipients: str = Field(sa_column=Column(Text, nullable=False))
+    """Comma-separated, as configured when the wave closed."""
+    state: str = Field(default="pending", max_length=20, index=True)
+    """pending | sending | sent | failed (retried later) | gave_up."""
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class SchedulerJob(SQLModel, table=True):
+    """One row per scheduler job: when it last ran, succeeded and failed (what the web UI and logs show)."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    runs: int = 0
+    failures: int = 0
+    last_started_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_ok_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class WavePruning(SQLModel, table=True):
+    """What the retention job deleted for one wave: raw message files and evidence folders. Rows stay."""
+
+    wave_id: int = Field(primary_key=True, foreign_key="wave.id", sa_column_kwargs={"autoincrement": False})
+    first_pruned_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    last_pruned_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    raw_files: int = 0
+    evidence_dirs: int = 0
+    bytes_freed: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+# APScheduler's job store table (`SQLAlchemyJobStore`), declared here so the migrations create it and the
+# models-vs-migrations test covers it; the job store finds it present and never creates it itself.
+APSCHEDULER_JOBS = Table(
+    "apscheduler_jobs",
+    SQLModel.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
 
 
 class ImapCheckpoint(SQLModel, table=True):

@@ -264,7 +264,7 @@ def store_result(session: Session, probe: Probe, result: ProbeResult) -> None:
     session.add(probe)
 
 
-class _WaveRun:
+class WaveRun:
     """The per-wave state of one `audit run`: the browser, the limits, the database."""
 
     def __init__(
@@ -401,7 +401,7 @@ async def run_wave(
                     )
             else:
                 await _run_all(settings, config, engine, browser, concurrency, pending, on_progress, report)
-        _close_wave_if_done(engine, wave_id)
+        close_wave_if_done(engine, wave_id)
     return report
 
 
@@ -409,7 +409,7 @@ async def _run_all(
     settings: Settings, config: AuditConfig, engine: Engine, browser: Browser, concurrency: int,
     pending: list[int], on_progress: ProgressCallback | None, report: RunReport,
 ) -> None:  # fmt: skip
-    run = _WaveRun(
+    run = WaveRun(
         settings=settings, config=config, engine=engine, browser=browser,
         concurrency=concurrency, on_progress=on_progress, report=report,
     )  # fmt: skip
@@ -418,7 +418,7 @@ async def _run_all(
             group.create_task(run.run_one(probe_id))
 
 
-def _close_wave_if_done(engine: Engine, wave_id: int) -> None:
+def close_wave_if_done(engine: Engine, wave_id: int) -> None:
     with Session(engine) as session:
         open_probes = session.exec(
             select(Probe.id).where(Probe.wave_id == wave_id, Probe.state != ProbeState.FINISHED)

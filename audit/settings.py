@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     chromium_path: str | None = None
     """A Chromium/Chrome binary to use instead of Playwright's own or the system one."""
 
+    web_password_hash: SecretStr | None = None
+    """The web UI's login: `scrypt$n$r$p$salt$hash`, as printed by `audit hash-password`."""
+
+    web_session_secret: SecretStr | None = None
+    """Signs the web UI's session cookie (32+ characters); unset: a random one, and a restart logs out."""
+
+    web_trusted_header: str | None = None
+    """The header a reverse proxy puts the signed-in user in (X-Forwarded-User), believed from it only."""
+
+    web_trusted_proxy: str = "127.0.0.1"
+    """Comma-separated addresses or networks whose `web_trusted_header` and X-Forwarded-Proto are believed."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -55,7 +55,8 @@ EXPECTED_TIERS = {
 
 def read_maildir(maildir: Path) -> list[tuple[Path, EmailMessage]]:
     found = []
-    for path in sorted((maildir / "new").iterdir()):
+    # The top folder and its Maildir++ subfolders (one reply is filed under .Junk).
+    for path in sorted(path for path in maildir.glob("**/new/*") if path.is_file()):
         parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         found.append((path, parsed))
