@@ -70,8 +70,13 @@ def resolve_as_of(session: Session, config: AuditConfig, wave_id: int, text: str
     default=None,
     help="Where to write the HTML (default: <data-dir>/reports/wave-<N>-<lang>.html).",
 )
-@click.option("--email", "emails", multiple=True, metavar="ADDR", help="Email the report here (repeatable).")
-@click.option("--send", is_flag=True, help="Email the report to report.recipients.")
+@click.option(
+    "--email",
+    "email",
+    is_flag=True,
+    help="Email the report to the ADDRESSES that follow, or to report.recipients when none follow.",
+)
+@click.argument("addresses", nargs=-1, metavar="[ADDRESS]...")
 @click.pass_obj
 def report(
     settings: Settings,
@@ -80,8 +85,8 @@ def report(
     as_of_text: str | None,
     lang: str | None,
     out: Path | None,
-    emails: tuple[str, ...],
-    send: bool,
+    email: bool,
+    addresses: tuple[str, ...],
 ) -> None:
     """Write the wave's report as one HTML file and print its path; optionally email it.
 
@@ -92,17 +97,20 @@ def report(
         audit report
         audit report --wave 3 --lang he --out board.html
         audit report --as-of now                  # an interim report before the deadline
-        audit report --email ceo@example.org --email cx@example.org
-        audit report --send                       # to report.recipients
+        audit report --email ceo@example.org cx@example.org
+        audit report --email                      # to report.recipients
     """
     from audit.mailer import send_report_email
     from audit.reporting import build_report_from_db, report_language, write_atomically
     from audit.reporting.render import render_html
 
     config = load_config(config_path)
-    recipients = list(dict.fromkeys([*emails, *(config.report.recipients if send else ())]))
-    if send and not config.report.recipients:
-        raise UsageError("--send: report.recipients is empty in the configuration")
+    # `--email a@b c@d` as the issue and the README write it: a flag, then the addresses as arguments.
+    if addresses and not email:
+        raise UsageError(f"'{addresses[0]}': to email the report, put --email before the addresses")
+    recipients = list(dict.fromkeys(addresses or (config.report.recipients if email else ())))
+    if email and not recipients:
+        raise UsageError("--email: give addresses, or set report.recipients in the configuration")
     if recipients and config.report.smtp is None:
         raise UsageError("to email the report, configure report.smtp (host, from_address) in the config")
     language = report_language(lang, config)

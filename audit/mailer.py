@@ -32,7 +32,7 @@ def _one_line(text: str) -> str:
 def _checked_recipients(recipients: Sequence[str]) -> list[str]:
     cleaned = [address.strip() for address in recipients if address.strip()]
     if not cleaned:
-        raise MailError("no recipients: give --email ADDRESS, or set report.recipients and use --send")
+        raise MailError("no recipients: give --email ADDRESS..., or set report.recipients")
     for address in cleaned:
         local, at, domain = address.rpartition("@")
         if not at or not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in address):

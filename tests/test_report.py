@@ -589,11 +589,16 @@ def test_the_report_command_emails_the_report(stored: Stored) -> None:
         stored.config_path.write_text(
             config_yaml(audit_name=stored.config.audit.name, smtp=smtp), encoding="utf-8"
         )
-        code, out, err = _cli(stored, "report", "--send", "--email", "cx@example.org")
+        code, out, err = _cli(stored, "report", "--email")  # no addresses: report.recipients
         assert code == 0, err
-        assert out.splitlines()[1] == "emailed to cx@example.org, board@example.org"
-        [(_, recipients, raw, _)] = server.received.messages
-        assert recipients == ["cx@example.org", "board@example.org"]
+        assert out.splitlines()[1] == "emailed to board@example.org"
+        code, out, err = _cli(stored, "report", "--email", "cx@example.org", "ceo@example.org")
+        assert code == 0, err
+        assert out.splitlines()[1] == "emailed to cx@example.org, ceo@example.org"
+        code, _, err = _cli(stored, "report", "cx@example.org")
+        assert code == 1 and "put --email before the addresses" in err
+        [(_, first, raw, _), (_, second, _, _)] = server.received.messages
+        assert (first, second) == (["board@example.org"], ["cx@example.org", "ceo@example.org"])
         assert b"multipart/alternative" in raw and b"db audit, wave" in raw
 
 
