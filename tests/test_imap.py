@@ -302,3 +302,63 @@ def test_watch_wakes_on_idle_survives_a_restart_and_stops_promptly(
         watcher.join(timeout=5)
     assert not watcher.is_alive()
     assert_once(engine, 3)
+
+
+def test_the_servers_idle_watcher_wakes_its_collect_job_long_before_the_poll(
+    server: DovecotServer, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `audit serve` polls every schedule.collect_every (an hour here); IMAP IDLE must bring a reply in at once.
+    import asyncio
+    import time
+
+    from audit.config import parse_config
+    from audit.scheduler import AuditScheduler
+    from audit.settings import Settings
+
+    user = server.add_user()
+    monkeypatch.setenv("AUDIT_TEST_IDLE_PASSWORD", server.passwords[user])
+    config = parse_config(
+        f"""\
+audit: {{name: "Idle test", timezone: Asia/Jerusalem}}
+mailbox:
+  address: "dana.{{token}}@replies.example.org"
+  imap: {{host: "{server.host}", port: {server.port}, tls: false, username: "{user}",
+          password_env: AUDIT_TEST_IDLE_PASSWORD, folders: [INBOX]}}
+persona: {{first_name: Dana, last_name: Levi, phone: "050-1234567"}}
+inquiry: {{subject: "Plans", message: "Do you offer a monthly plan?"}}
+schedule: {{cron: "0 9 1 1 *", collect_every: 1h}}
+companies:
+  - {{id: acme, name: Acme, contact_url: "https://acme.example.com/contact"}}
+"""
+    )
+
+    def stored() -> int:
+        with Session(engine) as session:
+            return len(session.exec(select(Message)).all())
+
+    async def scenario() -> tuple[int, float, bool]:
+        scheduler = AuditScheduler(Settings(data_dir=tmp_path), config, engine)
+        await scheduler.start()
+        try:
+            assert scheduler.active
+            for _ in range(100):  # the catch-up collect at start
+                if scheduler.health().last_collect_at is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert scheduler.health().last_collect_at is not None
+            await asyncio.sleep(1.0)  # let the watcher enter IDLE
+            appended = time.monotonic()
+            await asyncio.to_thread(
+                server.append, user, "INBOX", reply(1), datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+            )
+            while time.monotonic() - appended < 15 and await asyncio.to_thread(stored) == 0:
+                await asyncio.sleep(0.1)
+            count, waited = await asyncio.to_thread(stored), time.monotonic() - appended
+            watcher = scheduler._idle_thread
+        finally:
+            await scheduler.shutdown()
+        return count, waited, watcher is not None and watcher.is_alive()
+
+    count, waited, alive_after_shutdown = asyncio.run(scenario())
+    assert count == 1 and waited < 15  # woken by IDLE, not by the hourly poll
+    assert not alive_after_shutdown

@@ -403,11 +403,49 @@ def imap_watch(
         stop.wait(delay)
 
 
-def _wait_for_news(client: Any, seconds: float, stop: threading.Event) -> None:
-    """Return when INBOX reports new mail, after `seconds`, or soon after `stop` is set."""
+def imap_idle_wakeups(
+    imap: ImapSection,
+    credentials: ImapCredentials,
+    *,
+    on_news: Callable[[], None],
+    stop: threading.Event,
+    idle_timeout_s: float = 300,
+) -> None:
+    """Sit in IDLE on INBOX and call `on_news` when new mail arrives, until `stop` is set (for `audit serve`).
+
+    Reads and stores nothing: the server's collect job does that on its own connection, so a wake-up is only a
+    hint, and a missed one costs at most one `schedule.collect_every`. Reconnects with the same backoff as
+    `imap_watch`; returns at once if the server has no IDLE (polling covers it).
+    """
+    failures = 0
+    while not stop.is_set():
+        try:
+            with imap_connection(imap, credentials, timeout_s=WATCH_SOCKET_TIMEOUT_S) as client:
+                if not client.has_capability("IDLE"):
+                    logger.info("the IMAP server offers no IDLE; new mail is found by polling only")
+                    return
+                failures = 0
+                while not stop.is_set():
+                    if _wait_for_news(client, idle_timeout_s, stop):
+                        on_news()
+        except ImapLoginFailed as ex:
+            failures += 1
+            delay = backoff_delay(failures, login_failure=True)
+            logger.error("IMAP IDLE: %s; next attempt in %.0f s", ex, delay)
+        except ImapError as ex:
+            failures += 1
+            delay = backoff_delay(failures)
+            logger.warning("IMAP IDLE: %s; reconnecting in %.1f s", _one_line(ex), delay)
+        else:
+            return
+        stop.wait(delay)
+
+
+def _wait_for_news(client: Any, seconds: float, stop: threading.Event) -> bool:
+    """Return True when INBOX reports new mail, False after `seconds` or soon after `stop` is set."""
     if not client.has_capability("IDLE"):
         stop.wait(seconds)
-        return
+        return False
     client.select_folder("INBOX", readonly=True)
     client.idle()
     deadline = time.monotonic() + seconds
@@ -417,12 +455,13 @@ def _wait_for_news(client: Any, seconds: float, stop: threading.Event) -> None:
             started = time.monotonic()
             responses = client.idle_check(timeout=step)
             if _has_news(responses):
-                return
+                return True
             if not responses and time.monotonic() - started < step / 2:
                 # idle_check returns nothing at once on a closed socket (mjs/imapclient#449)
                 raise ImapUnavailable("IMAP connection closed during IDLE")
     finally:
         client.idle_done()
+    return False
 
 
 def _has_news(responses: Sequence[Any]) -> bool:

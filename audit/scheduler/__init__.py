@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from sqlmodel import col
 
 from audit.config import AuditConfig, ScheduleSection
 from audit.db import session_scope
+from audit.errors import AuditError
 from audit.models import SchedulerJob, utcnow
 from audit.scheduler import jobs, lease
 from audit.scheduler.closing import close_due_waves, deliver_reports
@@ -58,6 +60,7 @@ MAX_TICK = timedelta(seconds=30)
 RETENTION_GRACE = timedelta(hours=12)
 SHUTDOWN_MARGIN_S = 15.0  # past the probe timeout, for the browser to close
 START_WAVE_ATTEMPTS = 5
+IDLE_JOIN_TIMEOUT_S = 5.0  # the IDLE loop checks its stop event every second
 RECORD_SUCCESS_EVERY = timedelta(minutes=1)
 
 
@@ -117,6 +120,8 @@ class AuditScheduler:
         self._planned_due = 0
         self._next_wave_at: datetime | None = None
         self._announced_passive = False
+        self._idle_stop = threading.Event()
+        self._idle_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -271,6 +276,7 @@ class AuditScheduler:
         jobs.set_waker(self.wake)
         self.active = True
         scheduler.resume()
+        self._start_idle_watcher()
         # After a restart: catch up a missed firing, resume a wave mid-way, send what was interrupted.
         for name in ("start_wave", "submit_due", "close_waves", "collect"):
             self.wake(name)
@@ -281,10 +287,45 @@ class AuditScheduler:
             tick(specs_schedule),
         )
 
+    def _start_idle_watcher(self) -> None:
+        """IMAP IDLE on INBOX wakes the collect job as soon as a reply arrives (the poll still runs)."""
+        imap = self.config.mailbox.imap
+        if imap is None or "collect" not in self._events:
+            return
+        from audit.collect.imap import imap_idle_wakeups
+        from audit.collect.sources import imap_credentials
+
+        try:
+            credentials = imap_credentials(imap)
+        except AuditError as ex:
+            log.warning("IMAP IDLE is off: %s (the collect job polls and reports the same problem)", ex)
+            return
+        loop = asyncio.get_running_loop()
+        self._idle_stop = threading.Event()
+        self._idle_thread = threading.Thread(
+            target=imap_idle_wakeups,
+            args=(imap, credentials),
+            kwargs={
+                "on_news": lambda: loop.call_soon_threadsafe(self.wake, "collect"),
+                "stop": self._idle_stop,
+            },
+            name="imap-idle",
+            daemon=True,  # never holds the process up at exit; it stores nothing
+        )
+        self._idle_thread.start()
+
+    async def _stop_idle_watcher(self) -> None:
+        thread, self._idle_thread = self._idle_thread, None
+        if thread is None:
+            return
+        self._idle_stop.set()
+        await asyncio.to_thread(thread.join, IDLE_JOIN_TIMEOUT_S)
+
     async def _deactivate(self, *, release: bool) -> None:
         was_active = self.active
         self.active = False
         self._stopping.set()
+        await self._stop_idle_watcher()
         jobs.set_waker(None)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
