@@ -191,6 +191,9 @@ class PersonaSection(Strict):
     last_name: str = Field(min_length=1)
     phone: str = Field(min_length=3)
     company: str | None = None
+    aliases: tuple[str, ...] = ()
+    """Other spellings of the persona's name (e.g. ["דנה", "דנה לוי"]): a greeting by any of them is personal,
+    and they are never masked as staff names."""
 
 
 AnswerPartKind = Literal["phone", "price", "url", "yes_no", "words"]

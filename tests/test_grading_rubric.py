@@ -223,6 +223,17 @@ def test_mask_staff_names_in_signature_greeting_and_hebrew() -> None:
     assert "ל[staff] ישירות" in masked and "מנהל מכירות" in masked
 
 
+def test_persona_aliases_count_as_the_persona_s_name_and_are_never_masked() -> None:
+    # An English inquiry signed "Dana Levi", answered in Hebrew: only an alias knows that דנה is Dana.
+    reply = "שלום דנה,\nכן, יש לנו תוכנית חודשית במחיר 49 ש\"ח.\n\nבברכה,\nיוסי כהן"
+    without = score(reply, config())
+    assert "greeting_by_name" not in rules(without, "P1")
+    aliased = config(EN_CONFIG.replace('phone: "050-1234567"', 'phone: "050-1234567", aliases: [דנה]'))
+    result = score(reply, aliased)
+    assert "greeting_by_name" in rules(result, "P1")
+    assert "שלום דנה" in quotes(result) and "יוסי" not in quotes(result)  # the alias kept, the signer masked
+
+
 def test_a_closing_inside_a_flattened_paragraph_is_masked_too() -> None:
     # Replies pasted into one paragraph (web forms, phone notes) keep the signature on the same line.
     flat = "Hi Dana, thank you for contacting us! Yes, we have a monthly plan. Best regards, Ruth Katz, sales"

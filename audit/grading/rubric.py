@@ -282,7 +282,12 @@ class RubricContext:
     @classmethod
     def from_config(cls, config: AuditConfig) -> RubricContext:
         persona = config.persona
-        names = [persona.first_name, persona.last_name, *_signature_names(config.inquiry.message)]
+        names = [
+            persona.first_name,
+            persona.last_name,
+            *persona.aliases,
+            *_signature_names(config.inquiry.message),
+        ]
         names = list(dict.fromkeys(name for name in names if name))
         alternatives = _words(names)
         titles = r"(?:(?:ms|mrs|miss|mr)\.?\s+|גב['׳]\s*|גברת\s+)?"
