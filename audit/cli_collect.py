@@ -29,23 +29,41 @@ from audit.settings import Settings
 @click.option(
     "--interval", type=click.FloatRange(5, 86400), default=300, show_default=True, help="Poll seconds."
 )
+@click.option(
+    "--reparse",
+    is_flag=True,
+    help="Read no source: recompute every stored message's parse, match and kind from its raw bytes.",
+)
 @click.pass_obj
-def collect(settings: Settings, config_path: Path, watch: bool, interval: float) -> None:
+def collect(settings: Settings, config_path: Path, watch: bool, interval: float, reparse: bool) -> None:
     """Read every configured reply source once (IMAP folders, a Maildir) and store what is new.
 
     Mail is never marked read, moved or deleted. Run it as often as you like: nothing is stored twice.
+    `--reparse` recomputes what was stored (after an upgrade, or after adding a company whose replies came
+    first); raw bytes, arrival times and assignments made by hand are kept.
 
     \b
         audit collect
         audit collect --watch --interval 120
+        audit collect --reparse
     """
     from audit.collect.sources import CollectReport, collect_once
     from audit.collect.sources import watch as watch_sources
 
-    config = load_config(config_path)
+    if reparse and watch:
+        raise AuditError("--reparse and --watch do not go together: re-parse once, then watch")
+    config = load_config(config_path) if not reparse else None
     ensure_data_dir(settings.data_dir)
     engine = open_database(settings.resolved_database_url())
     try:
+        if config is None:
+            from audit.collect.reparse import reparse_all
+
+            stats = reparse_all(engine, data_dir=settings.data_dir)
+            console.print(stats.summary(), markup=False, highlight=False)
+            for line in stats.missing_raw:
+                console.print(f"  {line}", markup=False, highlight=False)
+            return
         if not watch:
             for line in collect_once(engine, config, data_dir=settings.data_dir).lines:
                 console.print(line, markup=False, highlight=False)

@@ -466,3 +466,42 @@ def test_maildir_batches_commit_and_a_bad_file_blocks_nothing(
     assert stored == {names[0], *names[2:]}
     again = collect_maildir_once(engine, box, data_dir=tmp_path / "data", batch_size=2)
     assert (again.stored, again.duplicates, again.errors) == (1, 4, [])
+
+
+def test_reparse_recomputes_matches_from_the_raw_bytes_and_keeps_what_a_person_decided(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    # A reply that came before its probe was known (a company added later) matches nothing at first.
+    late_token = token_for("k8a29fxm")
+    early = ingest(engine, email(to=f"dana.{late_token}@replies.example.org", sender="x@nowhere.example",
+                                 body="early bird"), tmp_path,
+                   delivery_key="early")  # fmt: skip
+    assert early.probe_id is None
+    # A person assigned a loose message by hand; re-parsing must keep that choice.
+    loose = ingest(
+        engine, email(sender="spam@elsewhere.example", subject="Loose"), tmp_path, delivery_key="l"
+    )
+    gone = ingest(engine, email(body="raw file lost"), tmp_path, delivery_key="gone")
+    with Session(engine) as session:
+        from audit.collect.manual import assign
+
+        assign(session, loose.id or 0, REF, data_dir=tmp_path)
+        session.commit()
+    assert gone.raw_path is not None
+    (tmp_path / gone.raw_path).unlink()
+    late_probe = add_probe(engine, company="globex", token=late_token, ref="KKKK-88", submitted=SUBMITTED)
+
+    env = {"AUDIT_DATABASE_URL": database_url, "AUDIT_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli, ["collect", "--reparse"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "re-parsed 3 messages; 1 changed their match or kind; 1 raw files missing" in result.output
+    with Session(engine) as session:
+        now_early = session.get(Message, early.id)
+        now_loose = session.get(Message, loose.id)
+        assert now_early is not None and now_loose is not None
+        assert (now_early.probe_id, now_early.match_method) == (late_probe, "token:header")
+        assert now_loose.assigned_by_hand and now_loose.probe_id == acme_probe_id(engine)
+    again = CliRunner().invoke(cli, ["collect", "--reparse"], env=env)
+    assert "re-parsed 3 messages; 0 changed" in again.output  # idempotent
+    both = CliRunner().invoke(cli, ["collect", "--reparse", "--watch"], env=env)
+    assert both.exit_code == 1 and "do not go together" in both.output + (both.stderr or "")
