@@ -152,6 +152,8 @@ class ImapSection(Strict):
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     oauth2_token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     folders: tuple[str, ...] = ("INBOX", "Junk")
+    ca_file: str | None = None
+    """A PEM file of CA certificates trusted instead of the system's (a private CA); verification stays on."""
 
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -294,6 +296,8 @@ class SmtpSection(Strict):
     password_env: str | None = Field(default=None, pattern=_ENV_NAME)
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     timeout: Duration = timedelta(seconds=30)
+    ca_file: str | None = None
+    """A PEM file of CA certificates trusted instead of the system's (a private CA); verification stays on."""
 
 
 class ReportSection(Strict):

@@ -74,9 +74,10 @@ def _password(smtp: SmtpSection) -> str | None:
 
 def send_message(message: EmailMessage, smtp: SmtpSection, recipients: Sequence[str]) -> None:
     password = _password(smtp)
+    context = None if smtp.security == "none" else tls_context(smtp)
     where = f"{smtp.host}:{smtp.port}"
     try:
-        refused = _deliver(message, smtp, list(recipients), password)
+        refused = _deliver(message, smtp, list(recipients), password, context)
     except smtplib.SMTPAuthenticationError as ex:
         raise MailError(
             f"the SMTP server {where} refused the login for {smtp.username} "
@@ -101,6 +102,11 @@ def send_message(message: EmailMessage, smtp: SmtpSection, recipients: Sequence[
         ) from None
     except smtplib.SMTPException as ex:
         raise MailError(f"sending through {where} failed: {_scrub(str(ex), password)}") from None
+    except ssl.SSLCertVerificationError as ex:
+        raise MailError(
+            f"the SMTP server {where} sent a certificate that does not verify: {ex.verify_message} "
+            f"({_trust_hint(smtp)})"
+        ) from None
     except ssl.SSLError as ex:
         raise MailError(f"TLS with the SMTP server {where} failed: {ex.reason or ex}") from None
     except OSError as ex:
@@ -113,10 +119,13 @@ def send_message(message: EmailMessage, smtp: SmtpSection, recipients: Sequence[
 
 
 def _deliver(
-    message: EmailMessage, smtp: SmtpSection, recipients: list[str], password: str | None
+    message: EmailMessage,
+    smtp: SmtpSection,
+    recipients: list[str],
+    password: str | None,
+    context: ssl.SSLContext | None,
 ) -> dict[str, tuple[int, bytes]]:
     timeout = smtp.timeout.total_seconds()
-    context = ssl.create_default_context()
     client = (
         smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
         if smtp.security == "ssl"
@@ -128,6 +137,24 @@ def _deliver(
         if smtp.username and password is not None:
             client.login(smtp.username, password)
         return client.send_message(message, from_addr=smtp.from_address, to_addrs=recipients)
+
+
+def tls_context(smtp: SmtpSection) -> ssl.SSLContext:
+    """Certificate and host-name checks always on; `ca_file` replaces the system's CAs rather than adding to
+    them, so a server on a private CA is trusted through that CA alone."""
+    try:
+        return ssl.create_default_context(cafile=smtp.ca_file)
+    except OSError as ex:  # ssl.SSLError included: a file without a certificate in it
+        reason = ex.strerror or getattr(ex, "reason", None) or str(ex)
+        raise MailError(
+            f"report.smtp.ca_file {smtp.ca_file}: cannot load CA certificates: {reason}"
+        ) from None
+
+
+def _trust_hint(smtp: SmtpSection) -> str:
+    if smtp.ca_file:
+        return f"is it signed by a CA in report.smtp.ca_file {smtp.ca_file}, and is it for {smtp.host}?"
+    return f"is it for {smtp.host}? A server on a private CA needs report.smtp.ca_file"
 
 
 def _said(code: int, text: bytes | str, password: str | None) -> str:

@@ -225,7 +225,7 @@ def test_mask_staff_names_in_signature_greeting_and_hebrew() -> None:
 
 def test_persona_aliases_count_as_the_persona_s_name_and_are_never_masked() -> None:
     # An English inquiry signed "Dana Levi", answered in Hebrew: only an alias knows that דנה is Dana.
-    reply = "שלום דנה,\nכן, יש לנו תוכנית חודשית במחיר 49 ש\"ח.\n\nבברכה,\nיוסי כהן"
+    reply = 'שלום דנה,\nכן, יש לנו תוכנית חודשית במחיר 49 ש"ח.\n\nבברכה,\nיוסי כהן'
     without = score(reply, config())
     assert "greeting_by_name" not in rules(without, "P1")
     aliased = config(EN_CONFIG.replace('phone: "050-1234567"', 'phone: "050-1234567", aliases: [דנה]'))

@@ -131,20 +131,26 @@ def imap_connection(imap: ImapSection, credentials: ImapCredentials, *, timeout_
     """A logged-in `IMAPClient`; IMAP and socket errors inside the block become `ImapError`s."""
     where = f"IMAP {account_name(imap)}:{imap.port}"
     implicit_tls = imap.tls and not imap.starttls
+    context = tls_context(imap) if implicit_tls or imap.starttls else None
     try:
         client = imapclient.IMAPClient(
             imap.host,
             port=imap.port,
             ssl=implicit_tls,
-            ssl_context=ssl.create_default_context() if implicit_tls else None,
+            ssl_context=context if implicit_tls else None,
             timeout=imapclient.SocketTimeout(connect=timeout_s, read=timeout_s),
         )
+    except ssl.SSLCertVerificationError as ex:
+        raise ImapUnavailable(f"{where}: {_untrusted(imap, ex)}") from ex
     except (OSError, imaplib.IMAP4.error) as ex:
         raise ImapUnavailable(f"{where}: cannot connect: {_one_line(ex)}") from ex
     try:
         with client:  # logs out, or closes the socket when it cannot
             if imap.starttls:
-                client.starttls(ssl.create_default_context())
+                try:
+                    client.starttls(context)
+                except ssl.SSLCertVerificationError as ex:
+                    raise ImapUnavailable(f"{where}: {_untrusted(imap, ex)}") from ex
             if credentials.oauth2_token:
                 client.oauth2_login(imap.username, credentials.oauth2_token)
             elif credentials.password is not None:
@@ -158,6 +164,25 @@ def imap_connection(imap: ImapSection, credentials: ImapCredentials, *, timeout_
         raise ImapLoginFailed(f"{where}: login refused: {_one_line(ex)}") from ex
     except (OSError, imaplib.IMAP4.error) as ex:
         raise ImapUnavailable(f"{where}: {_one_line(ex)}") from ex
+
+
+def tls_context(imap: ImapSection) -> ssl.SSLContext:
+    """Certificate and host-name checks always on; `ca_file` replaces the system's CAs rather than adding to
+    them, so a server on a private CA is trusted through that CA alone."""
+    try:
+        return ssl.create_default_context(cafile=imap.ca_file)
+    except OSError as ex:  # ssl.SSLError included: a file without a certificate in it
+        reason = ex.strerror or getattr(ex, "reason", None) or str(ex)
+        raise ImapError(f"mailbox.imap.ca_file {imap.ca_file}: cannot load CA certificates: {reason}") from ex
+
+
+def _untrusted(imap: ImapSection, ex: ssl.SSLCertVerificationError) -> str:
+    hint = (
+        f"is it signed by a CA in mailbox.imap.ca_file {imap.ca_file}, and is it for {imap.host}?"
+        if imap.ca_file
+        else f"is it for {imap.host}? A server on a private CA needs mailbox.imap.ca_file"
+    )
+    return f"the server's TLS certificate does not verify: {ex.verify_message} ({hint})"
 
 
 def collect_imap_once(
