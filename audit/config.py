@@ -78,8 +78,9 @@ class QualityThresholds(Strict):
 
     good: float = Field(default=0.75, ge=0, le=1)
     """At least this for `fast_courteous`."""
-    adequate: float = Field(default=0.5, ge=0, le=1)
-    """At least this for `reasonable`; below it the reply is 'poor' (`slow_or_lacking`)."""
+    adequate: float = Field(default=0.4, ge=0, le=1)
+    """At least this for `reasonable`; below it the reply is 'poor' (`slow_or_lacking`). A correct, polite but
+    impersonal answer (TACK's "correct, but left us indifferent") scores about 0.46, so it must pass."""
 
     @model_validator(mode="after")
     def _ordered(self) -> QualityThresholds:

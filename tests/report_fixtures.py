@@ -280,7 +280,7 @@ def make_wave(wave_id: int = 7, *, hostile: bool = False, start: datetime = WAVE
             position = SLOW.index(cid)
             probe = probe_result(
                 pid, cid, Tier.SLOW_OR_LACKING, submitted_at=submitted, human_s=SLOW_TIMES[position],
-                ack_s=120.0, quality=0.4 - 0.05 * position, profile="poor", excerpt=quotes[2],
+                ack_s=120.0, quality=0.35 - 0.05 * position, profile="poor", excerpt=quotes[2],
                 promise=ReplyPromise("within 2 business days", submitted + timedelta(days=2), kept=False)
                 if position == 0
                 else None,

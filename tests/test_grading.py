@@ -253,7 +253,7 @@ def test_english_and_hebrew_replies_of_each_quality_get_their_tiers(session: Ses
     grades = grade_wave(session, make_config(), english, as_of=as_of)
     assert only_probe(grades, "good").tier is Tier.FAST_COURTEOUS
     poor = only_probe(grades, "poor")
-    assert poor.tier is Tier.SLOW_OR_LACKING and "below 0.50" in poor.tier_reason
+    assert poor.tier is Tier.SLOW_OR_LACKING and "below 0.40" in poor.tier_reason
     assert poor.first_complete_at is None
     assert [company.company_id for company in grades.companies] == ["good", "poor"]
     graded = grade_wave(session, parse_config(HE_CONFIG), hebrew, as_of=as_of)
