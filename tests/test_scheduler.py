@@ -592,6 +592,40 @@ def test_a_wave_closes_once_after_its_deadline_and_its_report_is_emailed_once(
     assert (row.state, row.attempts) == ("sent", 1) and row.sent_at is not None
 
 
+def test_a_wave_closes_only_after_a_collect_pass_that_began_after_its_deadline(
+    engine: Engine, tmp_path: Path, smtp_sink: tuple[_Sink, int]
+) -> None:
+    # A reply that arrived just before the deadline but is not collected yet (Junk has no IDLE; after an
+    # outage or a restart, every waiting reply) must be in the report, so closing waits for such a pass.
+    _, port = smtp_sink
+    config = _report_config(port)
+    now = utcnow()
+    wave_id = _closable_wave(engine, config, submitted=now - timedelta(days=8))  # deadline: a day ago
+    scheduler = AuditScheduler(Settings(data_dir=tmp_path), config, engine)
+
+    def closed() -> bool:
+        with Session(engine) as session:
+            row = (
+                session.execute(select(ScheduledWave).where(ScheduledWave.wave_id == wave_id)).scalars().one()
+            )
+            return row.closed_at is not None
+
+    async def scenario() -> list[bool]:
+        scheduler._events = {"collect": asyncio.Event()}  # a reply source is configured
+        seen = []
+        await scheduler._close_waves()  # no collect pass yet in this process (e.g. just restarted)
+        seen.append(closed())
+        scheduler._collected_through = now - timedelta(days=2)  # a pass that began before the deadline
+        await scheduler._close_waves()
+        seen.append(closed())
+        scheduler._collected_through = now - timedelta(minutes=1)  # one that began after it
+        await scheduler._close_waves()
+        seen.append(closed())
+        return seen
+
+    assert asyncio.run(scenario()) == [False, False, True]
+
+
 def test_an_email_interrupted_mid_send_is_sent_again_with_the_same_message_id(
     engine: Engine, tmp_path: Path, smtp_sink: tuple[_Sink, int]
 ) -> None:

@@ -1,9 +1,11 @@
-"""`audit serve` as an operator runs it: a real subprocess, the local sites, a Maildir, an SMTP sink, SIGKILL.
+"""`audit serve` as an operator runs it: a real subprocess, the local sites, the real Dovecot, an SMTP sink,
+SIGKILL.
 
 One wave with a schedule measured in seconds goes from cron firing to emailed report while the server is
-killed with SIGKILL three times (mid-wave, mid-collect, mid-report) and restarted; what the sites received,
-the messages stored and the emails that arrived say that nothing was lost and nothing was done twice. A second
-server against the same database refuses to schedule.
+killed with SIGKILL three times (mid-wave, mid-collect, mid-report) and restarted; the replies are APPENDed to
+the Dovecot user's INBOX and Junk, which the server reads over IMAP (with its IDLE wake-ups). What the sites
+received, the messages and IMAP checkpoints stored and the emails that arrived say that nothing was lost and
+nothing was done twice. A second server against the same database refuses to schedule.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import mailbox
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -34,13 +36,27 @@ from sqlmodel import Session, col, select
 
 from audit.db import open_database
 from audit.demo.farm import RunningFarm
-from audit.models import Message, PlannedSubmission, Probe, ProbeState, ReportDelivery, ScheduledWave
+from audit.models import (
+    ImapCheckpoint,
+    Message,
+    PlannedSubmission,
+    Probe,
+    ProbeState,
+    ReportDelivery,
+    ScheduledWave,
+)
+from tests.dovecot import DovecotServer
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 SITES = {"plainco": "plain", "wordco": "cf7", "confirmco": "confirm", "slowco": "slow"}
-REPLIES = 400  # enough that one collect pass takes seconds, so it can be killed half-way
+# Enough INBOX replies that reading them takes several 50-message batches (the IMAP source commits each batch
+# with its checkpoint), so the pass can be killed between two of them; a few more land in Junk.
+INBOX_REPLIES, JUNK_REPLIES = 360, 40
+REPLIES = INBOX_REPLIES + JUNK_REPLIES
+# The name deploy/audit.env uses; Server puts it in the subprocess's environment.
+IMAP_PASSWORD_ENV = "AUDIT_IMAP_PASSWORD"
 
 
 def free_port() -> int:
@@ -106,11 +122,13 @@ def smtp_sink() -> Iterator[tuple[SmtpSink, Controller]]:
 class Server:
     """One `python -m audit serve` process, its output in a file."""
 
-    def __init__(self, workdir: Path, config: Path, name: str) -> None:
+    def __init__(self, workdir: Path, config: Path, name: str, secrets: dict[str, str]) -> None:
         self.port = free_port()
         self.log_path = workdir / f"{name}.log"
+        # Only what the test chooses: nothing from the developer's own AUDIT_* settings leaks in.
         env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIT_")}
         env["AUDIT_DATA_DIR"] = str(workdir / "data")
+        env.update(secrets)
         command = [sys.executable, "-m", "audit", "serve", "--config", str(config), "--port", str(self.port)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -151,8 +169,14 @@ class Server:
     def log_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
 
+    def errors(self) -> list[dict[str, Any]]:
+        """Every ERROR line: a plain SIGTERM must not log one (a scheduler firing cancelled at shutdown did)."""
+        return [line for line in self.log_lines() if line["level"] == "error"]
 
-def write_config(path: Path, farm: RunningFarm, *, maildir: Path, smtp_port: int, fire_at: datetime) -> None:
+
+def write_config(
+    path: Path, farm: RunningFarm, *, dovecot: DovecotServer, user: str, smtp_port: int, fire_at: datetime
+) -> None:
     companies = "\n".join(
         f'  - {{id: {company}, name: "{company.title()} Ltd", contact_url: "{farm.host_url(f"{company}.localhost", site)}"}}'
         for company, site in SITES.items()
@@ -162,7 +186,10 @@ def write_config(path: Path, farm: RunningFarm, *, maildir: Path, smtp_port: int
         f"""\
 audit: {{name: "Serve test", timezone: UTC, deadline: 30s, concurrency: 2, probe_timeout: 45s,
         allow_private_targets: true}}
-mailbox: {{address: "dana.{{token}}@replies.example.org", maildir: "{maildir}"}}
+mailbox:
+  address: "dana.{{token}}@replies.example.org"
+  imap: {{host: "{dovecot.host}", port: {dovecot.port}, tls: false, starttls: false, username: "{user}",
+         password_env: {IMAP_PASSWORD_ENV}, folders: [INBOX, Junk]}}
 persona: {{first_name: Dana, last_name: Levi, phone: "050-1234567"}}
 inquiry: {{subject: "Monthly plans", message: "Hello {{company}}, do you offer a monthly plan? Thanks, Dana"}}
 report:
@@ -187,6 +214,13 @@ def scalar(engine: Engine, statement: Any) -> Any:
         return session.exec(statement).one()
 
 
+def stored(engine: Engine, folder: str | None = None) -> int:
+    statement = select(func.count()).select_from(Message)
+    if folder is not None:
+        statement = statement.where(Message.folder == folder)
+    return int(scalar(engine, statement))
+
+
 def reply(probe: Probe, number: int) -> bytes:
     message = EmailMessage()
     message["From"] = f"Ruth Cohen <ruth@{probe.company_id}.example>"
@@ -199,19 +233,20 @@ def reply(probe: Probe, number: int) -> bytes:
 
 
 def test_serve_survives_sigkill_mid_wave_mid_collect_and_mid_report(
-    farm: RunningFarm, smtp_sink: tuple[SmtpSink, Controller], tmp_path: Path
+    farm: RunningFarm, dovecot: DovecotServer, smtp_sink: tuple[SmtpSink, Controller], tmp_path: Path
 ) -> None:
     sink, controller = smtp_sink
-    maildir = tmp_path / "Maildir"
-    mailbox.Maildir(maildir, create=True)
+    dovecot.start()  # a no-op unless an earlier test left the session's server stopped
+    user = dovecot.add_user(password=f"serve-{uuid.uuid4().hex}")  # unique, to look for it in the logs
+    secrets = {IMAP_PASSWORD_ENV: dovecot.passwords[user]}
     config = tmp_path / "companies.yaml"
     fire_at = (datetime.now(UTC) + timedelta(seconds=12)).replace(microsecond=0)
-    write_config(config, farm, maildir=maildir, smtp_port=controller.port, fire_at=fire_at)
+    write_config(config, farm, dovecot=dovecot, user=user, smtp_port=controller.port, fire_at=fire_at)
     engine = open_database(f"sqlite:///{tmp_path / 'data' / 'audit.db'}")
     servers: list[Server] = []
 
     def start(name: str) -> Server:
-        server = Server(tmp_path, config, name)
+        server = Server(tmp_path, config, name, secrets)
         servers.append(server)
         server.wait_ready()
         return server
@@ -246,32 +281,36 @@ def test_serve_survives_sigkill_mid_wave_mid_collect_and_mid_report(
         )
         assert scalar(engine, select(func.count()).where(Probe.state != ProbeState.FINISHED)) == 0
 
-        # 3. Replies arrive; kill -9 in the middle of a collect pass.
+        # 3. Replies arrive in INBOX and Junk; kill -9 in the middle of reading INBOX.
         with Session(engine) as session:
             probes = session.exec(select(Probe).order_by(col(Probe.id))).all()
-        box = mailbox.Maildir(maildir, create=False)
-        for number in range(REPLIES):
-            box.add(reply(probes[number % len(probes)], number))
+        arrived = datetime.now(UTC)
+        mail = [(reply(probes[number % len(probes)], number), arrived) for number in range(REPLIES)]
+        # One MULTIAPPEND per folder, and Dovecot commits a MULTIAPPEND as one transaction: INBOX shows all
+        # its replies at once (its IDLE wakes the collect job), so a count strictly between none and all of
+        # them can only be seen while a pass is reading INBOX, between two of its committed batches.
+        dovecot.append_many(user, "INBOX", mail[:INBOX_REPLIES])
+        dovecot.append_many(user, "Junk", mail[INBOX_REPLIES:])
         wait_for(
-            lambda: 0 < scalar(engine, select(func.count()).select_from(Message)) < REPLIES,
-            "a collect pass half-way",
-            timeout=60,
+            lambda: 0 < stored(engine, "INBOX") < INBOX_REPLIES,
+            "a collect pass half-way through INBOX",
+            timeout=90,
             server=second,
         )
         second.kill()
-        stored_at_kill = scalar(engine, select(func.count()).select_from(Message))
-        assert 0 < stored_at_kill < REPLIES
+        inbox_at_kill = stored(engine, "INBOX")
+        assert 0 < inbox_at_kill < INBOX_REPLIES and stored(engine) < REPLIES
+        # The checkpoint was committed with the messages: it names the last UID stored, no more, no less (a
+        # fresh mailbox numbers its messages 1, 2, 3, ... in the order appended).
+        inbox_checkpoint = scalar(engine, select(ImapCheckpoint).where(ImapCheckpoint.folder == "INBOX"))
+        inbox_uids = scalar(engine, select(func.max(Message.uid)).where(Message.folder == "INBOX"))
+        assert inbox_checkpoint.last_uid == inbox_uids == inbox_at_kill
 
         # 4. Restart: collection completes; the deadline passes; kill -9 in the middle of the SMTP conversation.
         sink.hold_first = True
         third = start("third")
-        wait_for(
-            lambda: scalar(engine, select(func.count()).select_from(Message)) == REPLIES,
-            "every reply stored",
-            timeout=90,
-            server=third,
-        )
-        wait_for(sink.holding.is_set, "the report's SMTP conversation", timeout=90, server=third)
+        wait_for(lambda: stored(engine) == REPLIES, "every reply stored", timeout=120, server=third)
+        wait_for(sink.holding.is_set, "the report's SMTP conversation", timeout=120, server=third)
         assert scalar(engine, select(ReportDelivery.state)) == "sending"
         third.kill()
         sink.release(controller.loop)
@@ -301,6 +340,7 @@ def test_serve_survives_sigkill_mid_wave_mid_collect_and_mid_report(
         scheduled = session.exec(select(ScheduledWave)).all()
         messages = session.exec(select(Message)).all()
         planned_rows = session.exec(select(PlannedSubmission)).all()
+        checkpoints = session.exec(select(ImapCheckpoint)).all()
     engine.dispose()
     assert len(scheduled) == 1 and scheduled[0].closed_at is not None and len(probes) == len(SITES)
     assert {probe.wave_id for probe in probes} == {scheduled[0].wave_id}
@@ -316,14 +356,25 @@ def test_serve_survives_sigkill_mid_wave_mid_collect_and_mid_report(
     # Another probe may have been in flight at the kill too (uncertain, never resent); the rest went out.
     assert sum(1 for probe in probes if probe.outcome == "submitted") >= 2
     assert {probe.outcome for probe in probes} <= {"submitted", "uncertain"}
-    # No reply lost, none stored twice.
+    # No reply lost, none stored twice: each UID of each folder once, each Message-ID once, all matched.
     assert len(messages) == REPLIES
+    assert {message.source for message in messages} == {"imap"}
+    assert {(message.folder, message.uid) for message in messages} == {
+        *(("INBOX", uid) for uid in range(1, INBOX_REPLIES + 1)),
+        *(("Junk", uid) for uid in range(1, JUNK_REPLIES + 1)),
+    }
     assert len({message.message_id for message in messages}) == REPLIES
     assert all(message.probe_id is not None for message in messages)
+    assert {(row.account, row.folder, row.last_uid) for row in checkpoints} == {
+        (f"{user}@{dovecot.host}", "INBOX", INBOX_REPLIES),
+        (f"{user}@{dovecot.host}", "Junk", JUNK_REPLIES),
+    }
     # The interrupted delivery was logged as such by the server that resent it.
     assert any("sent again (at-least-once)" in line["message"] for line in fourth.log_lines())
     for server in servers:
-        assert not [line for line in server.log_lines() if line["level"] == "error"], server.output()
+        assert not server.errors(), server.output()
+    # The password reached the servers through the environment only, and no log line shows it.
+    assert all(dovecot.passwords[user] not in server.output() for server in servers)
 
 
 def test_serve_refuses_a_bad_config_with_one_line(tmp_path: Path) -> None:

@@ -122,6 +122,7 @@ class AuditScheduler:
         self._announced_passive = False
         self._idle_stop = threading.Event()
         self._idle_thread: threading.Thread | None = None
+        self._collected_through: datetime | None = None  # start of the last collect pass that succeeded
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -325,11 +326,17 @@ class AuditScheduler:
         was_active = self.active
         self.active = False
         self._stopping.set()
-        await self._stop_idle_watcher()
         jobs.set_waker(None)
         if self._scheduler is not None:
+            # No firing may be in flight at shutdown: APScheduler 3's AsyncIOExecutor cancels pending job
+            # tasks and logs each as an ERROR. Pause first (nothing new fires), then give any job fired just
+            # now the loop turns it needs to finish (each only sets an event), and only then shut down.
+            self._scheduler.pause()
+            for _ in range(3):
+                await asyncio.sleep(0)
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        await self._stop_idle_watcher()
         for event in self._events.values():
             event.set()  # workers waiting for work see `_stopping` and end
         if self._workers:
@@ -434,6 +441,7 @@ class AuditScheduler:
     async def _collect(self) -> None:
         from audit.collect.sources import collect_once
 
+        started = utcnow()
         try:
             report = await asyncio.to_thread(
                 collect_once, self.engine, self.config, data_dir=self.settings.data_dir
@@ -442,12 +450,20 @@ class AuditScheduler:
             self._last_collect_error = f"{ex.__class__.__name__}: {ex}"
             raise
         self._last_collect_at, self._last_collect_error = utcnow(), None
+        self._collected_through = started  # everything that arrived before `started` is stored
         for line in report.lines:
             log.info("collect: %s", line)
 
     async def _close_waves(self) -> None:
         now = utcnow()
-        await asyncio.to_thread(close_due_waves, self.settings, self.config, self.engine, now)
+        closable_until: datetime | None = now
+        if "collect" in self._events:
+            # A wave closes only once a collect pass that started after its deadline has finished: a reply
+            # that came before the deadline but is not stored yet (Junk has no IDLE; after an outage, all of
+            # them; after a restart, the catch-up pass) must be in the report. Webhooks are stored on arrival.
+            closable_until = None if self._collected_through is None else min(now, self._collected_through)
+        if closable_until is not None:
+            await asyncio.to_thread(close_due_waves, self.settings, self.config, self.engine, closable_until)
         await asyncio.to_thread(deliver_reports, self.config, self.engine, now)
 
     async def _retention(self) -> None:
