@@ -59,6 +59,10 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
         audit run --dry-run         fill every form, click nothing
         audit run                   submit one inquiry per company
         audit status                the wave as a table
+        audit collect --watch       catch the replies (IMAP, Maildir)
+        audit grade                 tiers, reply times on both clocks, the rubric
+        audit report --email        the HTML report, emailed to report.recipients
+        audit serve                 all of it on a schedule, with a web UI
         audit demo                  the whole thing against bundled local sites
     """
     settings = Settings()
