@@ -38,8 +38,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITER_OPTION = "audit_sqlite_writer"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(WRITER_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (and pool) for sessions that read and then write in one transaction.
+
+    On SQLite such a transaction, begun deferred, fails at its first write at once (SQLITE_BUSY, no waiting)
+    if another connection committed after its first read: the server's lease renewal and job records do, all
+    the time. These sessions take the write lock at BEGIN instead, waiting up to the busy timeout. Opt-in,
+    not global: a process that holds a read session open while it writes through another would wait on
+    itself. PostgreSQL ignores the option.
+    """
+    return engine.execution_options(**{WRITER_OPTION: True})
 
 
 def make_engine(url: str) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -102,3 +103,33 @@ def test_a_savepoint_does_not_commit_behind_the_callers_back(database_url: str) 
     with Session(engine) as session:
         assert session.exec(select(Wave)).all() == []
     engine.dispose()
+
+
+def test_a_writer_session_takes_the_sqlite_write_lock_when_it_begins(tmp_path: Path) -> None:
+    # A reader-then-writer begun deferred fails at its first write if another connection committed after its
+    # first read (SQLITE_BUSY, no waiting); `writer()` sessions hold the write lock from their first statement.
+    import sqlite3
+
+    from sqlmodel import Session, select
+
+    from audit.db import writer
+    from audit.models import Company
+
+    path = tmp_path / "w.db"
+    engine = open_database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+    try:
+        with Session(engine) as reader:  # a plain session stays deferred: others may still write
+            reader.exec(select(Company)).all()
+            other.execute("INSERT INTO company (id, name, sector, contact_url, domain, updated_at) "
+                          "VALUES ('a', 'A', 'x', 'u', 'd', '2026-01-01 00:00:00')")  # fmt: skip
+        with Session(writer(engine)) as session:
+            session.exec(select(Company)).all()  # the first statement began the transaction
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO company (id, name, sector, contact_url, domain, updated_at) "
+                              "VALUES ('b', 'B', 'x', 'u', 'd', '2026-01-01 00:00:00')")  # fmt: skip
+            session.add(Company(id="c", name="C", contact_url="u", domain="d"))
+            session.commit()
+    finally:
+        other.close()
+        engine.dispose()

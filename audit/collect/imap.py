@@ -36,6 +36,7 @@ from sqlmodel import Session, select
 
 from audit.collect.store import Arrival, ingest_raw
 from audit.config import ImapSection
+from audit.db import writer
 from audit.errors import AuditError
 from audit.models import ImapCheckpoint, utcnow
 
@@ -214,7 +215,7 @@ def _collect(
     stop: threading.Event | None = None,
 ) -> ImapStats:
     stats = ImapStats(account=account_name(imap))
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(writer(engine), expire_on_commit=False) as session:
         for folder in imap.folders:
             if stop is not None and stop.is_set():
                 break

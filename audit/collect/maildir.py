@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from audit.collect.store import Arrival, ingest_raw
+from audit.db import writer
 
 BATCH_SIZE = 50  # files per commit, as the IMAP source's batches
 
@@ -71,7 +72,7 @@ def collect_maildir_once(
     ]
     entries.sort(key=lambda item: item[1].stat().st_mtime)
     pending: list[tuple[str, bool]] = []  # (file name, created), ingested but not yet committed
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(writer(engine), expire_on_commit=False) as session:
         for folder, entry in entries:
             if entry.name.startswith("."):
                 continue
