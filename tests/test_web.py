@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from fastapi import FastAPI
 from sqlalchemy import Engine, func
@@ -45,6 +44,7 @@ from audit.tokens import _check_char
 from audit.web import create_server_app
 from audit.web.auth import PasswordHash, hash_password
 from tests.conftest import BrowserHost
+from tests.uvicorn_thread import uvicorn_in_thread
 
 PASSWORD = "correct horse battery staple"
 FAST_HASH = hash_password(PASSWORD, n=2**10)  # the format carries its cost: tests pick a cheap one
@@ -95,25 +95,9 @@ class Server:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     holder = SwappableApp()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
     # proxy_headers off: the app itself decides whom to believe about X-Forwarded-* (AUDIT_WEB_TRUSTED_PROXY).
-    config = uvicorn.Config(
-        holder, log_config=None, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="web-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", holder)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with uvicorn_in_thread(holder, name="web-test", lifespan="off", proxy_headers=False) as base_url:
+        yield Server(base_url, holder)
 
 
 @dataclass(frozen=True)

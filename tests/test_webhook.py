@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -28,7 +27,6 @@ from urllib.parse import quote_from_bytes
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, func
 from sqlmodel import Session, col, select
@@ -40,6 +38,7 @@ from audit.db import open_database
 from audit.models import InboundSpool, Message, WebhookReplay, utcnow
 from audit.webhook import WebhookSecrets, create_webhook_app, process_spool
 from tests.dbutil import sqlite_url
+from tests.uvicorn_thread import uvicorn_in_thread
 
 SECRETS = WebhookSecrets(
     mailgun_signing_key="mg-signing-key-0123456789",
@@ -108,24 +107,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     holder = SwappableApp()
-    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
-    # every response with a body waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(holder, log_config=None, log_level="warning", access_log=False, lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="webhook-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", holder)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with uvicorn_in_thread(holder, name="webhook-test", lifespan="on") as base_url:
+        yield Server(base_url, holder)
 
 
 @dataclass
