@@ -10,19 +10,19 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 from rich.text import Text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from audit.cli_common import config_option, console
 from audit.config import AuditConfig, load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database
-from audit.errors import UsageError, WaveError
-from audit.grading import grade_wave, set_override, wave_deadline
+from audit.errors import UsageError
+from audit.grading import grade_wave, set_override, wave_deadline, wave_to_grade
 from audit.grading.rubric import MAX_SCORES
 from audit.grading.store import AUTO, SETTABLE_TIERS
 from audit.grading.tiers import format_duration
 from audit.grading.types import CompanyResult, Tier, WaveGrades
-from audit.models import ProbeGrade, Wave, WaveMode
+from audit.models import ProbeGrade
 from audit.settings import Settings
 from audit.when import parse_when
 
@@ -34,20 +34,6 @@ TIER_STYLE = {
     Tier.PENDING: "white",
     Tier.NOT_REACHED: "magenta",
 }
-
-
-def _wave(session: Session, wave_id: int | None, audit_name: str) -> Wave:
-    """The wave asked for, else the audit's newest live wave (else its newest dry run)."""
-    if wave_id is not None:
-        wave = session.get(Wave, wave_id)
-        if wave is None:
-            raise WaveError(f"there is no wave {wave_id} in this database")
-        return wave
-    newest = select(Wave).where(Wave.audit_name == audit_name).order_by(col(Wave.id).desc())
-    wave = session.exec(newest.where(Wave.mode == WaveMode.LIVE)).first() or session.exec(newest).first()
-    if wave is None:
-        raise WaveError(f"audit '{audit_name}' has no wave yet; start one with `audit run`")
-    return wave
 
 
 def _as_of(session: Session, config: AuditConfig, wave_id: int, text: str | None) -> datetime:
@@ -90,7 +76,7 @@ def grade(ctx: click.Context, config_path: Path, wave_id: int | None, as_of_text
     engine = open_database(settings.resolved_database_url())
     try:
         with Session(engine, expire_on_commit=False) as session:
-            wave = _wave(session, wave_id, config.audit.name)
+            wave = wave_to_grade(session, wave_id, config.audit.name)
             assert wave.id is not None
             grades = grade_wave(session, config, wave.id, as_of=_as_of(session, config, wave.id, as_of_text))
             session.commit()
@@ -211,7 +197,7 @@ def grade_set(
     engine = open_database(settings.resolved_database_url())
     try:
         with Session(engine, expire_on_commit=False) as session:
-            wave = _wave(session, wave_id, config.audit.name)
+            wave = wave_to_grade(session, wave_id, config.audit.name)
             assert wave.id is not None
             row = set_override(
                 session,

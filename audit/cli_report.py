@@ -14,31 +14,18 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from audit.cli_common import config_option, console, err_console
 from audit.config import AuditConfig, load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database
-from audit.errors import UsageError, WaveError
-from audit.models import Wave, WaveMode
+from audit.errors import UsageError
+from audit.grading import wave_to_grade
 from audit.settings import Settings
 from audit.when import parse_when
 
 _AS_OF_HELP = "Grade as of TIME: ISO 8601 in the audit's time zone, 'now', or 'deadline' (the default)."
-
-
-def pick_wave(session: Session, wave_id: int | None, audit_name: str) -> int:
-    """The wave asked for, else the audit's newest live wave (else its newest dry run)."""
-    if wave_id is not None:
-        if session.get(Wave, wave_id) is None:
-            raise WaveError(f"there is no wave {wave_id} in this database")
-        return wave_id
-    newest = select(Wave.id).where(Wave.audit_name == audit_name).order_by(col(Wave.id).desc())
-    found = session.exec(newest.where(Wave.mode == WaveMode.LIVE)).first() or session.exec(newest).first()
-    if found is None:
-        raise WaveError(f"audit '{audit_name}' has no wave yet; start one with `audit run`")
-    return found
 
 
 def resolve_as_of(session: Session, config: AuditConfig, wave_id: int, text: str | None) -> datetime | None:
@@ -118,7 +105,8 @@ def report(
     engine = open_database(settings.resolved_database_url())
     try:
         with Session(engine) as session:
-            wave = pick_wave(session, wave_id, config.audit.name)
+            wave = wave_to_grade(session, wave_id, config.audit.name).id
+            assert wave is not None
             as_of = resolve_as_of(session, config, wave, as_of_text)
             target = out or settings.data_dir / "reports" / f"wave-{wave}-{language}.html"
             data = build_report_from_db(
@@ -170,7 +158,8 @@ def export(
     engine = open_database(settings.resolved_database_url())
     try:
         with Session(engine) as session:
-            wave = pick_wave(session, wave_id, config.audit.name)
+            wave = wave_to_grade(session, wave_id, config.audit.name).id
+            assert wave is not None
             as_of = resolve_as_of(session, config, wave, as_of_text)
             moment = as_of or wave_deadline(session, config, wave) or datetime.now(UTC)
             grades = grade_wave(session, config, wave, as_of=moment, persist=False)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from audit.config import AuditConfig
+from audit.errors import WaveError
 from audit.grading.calendar import BusinessCalendar
 from audit.grading.latency import MessageFacts, ProbeFacts, Timeline, probe_timeline
 from audit.grading.rubric import (
@@ -71,6 +72,7 @@ __all__ = [
     "set_override",
     "stored_wave_grades",
     "wave_deadline",
+    "wave_to_grade",
 ]
 
 
@@ -85,6 +87,21 @@ def previous_wave_id(session: Session, wave_id: int) -> int | None:
         .order_by(col(Wave.id).desc())
         .limit(1)
     ).first()
+
+
+def wave_to_grade(session: Session, wave_id: int | None, audit_name: str) -> Wave:
+    """The wave asked for, else the audit's newest live wave (else its newest dry run): what `audit grade`,
+    `audit report` and `audit export` work on by default."""
+    if wave_id is not None:
+        wave = session.get(Wave, wave_id)
+        if wave is None:
+            raise WaveError(f"there is no wave {wave_id} in this database")
+        return wave
+    newest = select(Wave).where(Wave.audit_name == audit_name).order_by(col(Wave.id).desc())
+    wave = session.exec(newest.where(Wave.mode == WaveMode.LIVE)).first() or session.exec(newest).first()
+    if wave is None:
+        raise WaveError(f"audit '{audit_name}' has no wave yet; start one with `audit run`")
+    return wave
 
 
 def wave_deadline(session: Session, config: AuditConfig, wave_id: int) -> datetime | None:
