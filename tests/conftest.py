@@ -13,8 +13,10 @@ from playwright.async_api import Browser
 
 from audit.demo.farm import RunningFarm, serve_farm
 from probes.browser import launch_browser
+from tests.static_site import static_site
 
 T = TypeVar("T")
+__all__ = ["static_site"]  # a session fixture for markup written by others (tests/static_site.py)
 
 
 @pytest.fixture(scope="session")
