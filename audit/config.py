@@ -76,11 +76,13 @@ class Thresholds(Strict):
 class QualityThresholds(Strict):
     """Quality scores (0 to 1) a first human reply needs for the two best tiers."""
 
-    good: float = Field(default=0.75, ge=0, le=1)
-    """At least this for `fast_courteous`."""
-    adequate: float = Field(default=0.4, ge=0, le=1)
-    """At least this for `reasonable`; below it the reply is 'poor' (`slow_or_lacking`). A correct, polite but
-    impersonal answer (TACK's "correct, but left us indifferent") scores about 0.46, so it must pass."""
+    good: float = Field(default=0.65, ge=0, le=1)
+    """At least this for `fast_courteous`. Calibrated on the hand-labelled replies
+    (scripts/calibrate_quality.py, tests/data/rubric/README.md)."""
+    adequate: float = Field(default=0.25, ge=0, le=1)
+    """At least this for `reasonable`; below it the reply is 'poor' (`slow_or_lacking`). A correct but terse,
+    impersonal answer (TACK's "correct, but left us indifferent") scores 0.31 or more, so it passes; a reply
+    that answers only part of the inquiry counts at most half its points (rubric.quality_of)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> QualityThresholds:

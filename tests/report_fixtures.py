@@ -273,14 +273,14 @@ def make_wave(wave_id: int = 7, *, hostile: bool = False, start: datetime = WAVE
             position = REASONABLE.index(cid)
             probe = probe_result(
                 pid, cid, Tier.REASONABLE, submitted_at=submitted, human_s=reasonable_times[position],
-                ack_s=90.0 if position % 3 == 0 else None, quality=0.74 - 0.012 * position,
+                ack_s=90.0 if position % 3 == 0 else None, quality=0.6 - 0.012 * position,
                 excerpt=quotes[1], folder="Junk" if cid == "tapuz" else "INBOX",
             )  # fmt: skip
         elif cid in SLOW:
             position = SLOW.index(cid)
             probe = probe_result(
                 pid, cid, Tier.SLOW_OR_LACKING, submitted_at=submitted, human_s=SLOW_TIMES[position],
-                ack_s=120.0, quality=0.35 - 0.05 * position, profile="poor", excerpt=quotes[2],
+                ack_s=120.0, quality=0.2 - 0.05 * position, profile="poor", excerpt=quotes[2],
                 promise=ReplyPromise("within 2 business days", submitted + timedelta(days=2), kept=False)
                 if position == 0
                 else None,

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from audit.cli import cli
 from audit.collect.manual import add_manual_reply
 from audit.collect.quotes import reply_part
-from audit.config import AuditConfig, parse_config
+from audit.config import AuditConfig, QualityThresholds, parse_config
 from audit.db import open_database
 from audit.errors import GradingError
 from audit.grading import grade_wave, previous_wave_id, set_override, stored_wave_grades, wave_deadline
@@ -253,7 +253,9 @@ def test_english_and_hebrew_replies_of_each_quality_get_their_tiers(session: Ses
     grades = grade_wave(session, make_config(), english, as_of=as_of)
     assert only_probe(grades, "good").tier is Tier.FAST_COURTEOUS
     poor = only_probe(grades, "poor")
-    assert poor.tier is Tier.SLOW_OR_LACKING and "below 0.40" in poor.tier_reason
+    assert (
+        poor.tier is Tier.SLOW_OR_LACKING and f"below {QualityThresholds().adequate:.2f}" in poor.tier_reason
+    )
     assert poor.first_complete_at is None
     assert [company.company_id for company in grades.companies] == ["good", "poor"]
     graded = grade_wave(session, parse_config(HE_CONFIG), hebrew, as_of=as_of)

@@ -21,21 +21,33 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from audit.collect.quotes import QUOTE_BLOCK_FIRST, QUOTE_HEADER_LINES
+from audit.collect.quotes import QUOTE_BLOCK_FIRST, QUOTE_HEADER_LINES, without_ticket_wrapper
 from audit.config import AnswerPart, AuditConfig
 from audit.grading.types import CriterionScore, Evidence
 from audit.grading.wordlists import (
     ALTERNATIVES,
     AVAILABILITY,
     BLAME,
+    CLOSING_PATTERNS,
     CLOSINGS,
+    CURRENCY_WORDS,
+    EMOJI,
     GENERIC_GREETINGS,
     GREETING_WORDS,
+    HEBREW_PREFIX,
     HEBREW_PREFIXES,
     LOGIN,
+    NEGATIVE_WORDS,
+    NEGATIVES,
     NEXT_STEPS,
+    NOTE_BY_NAME,
+    NOTE_CLOSED,
+    NOTE_GREETED,
+    NOTE_NEGATIONS,
     NOTE_POLITE,
+    NOTE_THANKS,
     NOTE_WARM,
+    NUMBER_WORDS,
     RE_ASKS,
     REDIRECTS,
     STAFF_STOP_WORDS,
@@ -86,8 +98,21 @@ MAX_SCORES: dict[str, int] = {spec.id: spec.max_score for spec in RUBRIC}
 # -------------------------------------------------------------------------------------- compiled patterns
 
 
-def _any(patterns: Iterable[str], *, bounded: bool = True) -> re.Pattern[str]:
-    body = "|".join(f"(?:{pattern})" for pattern in patterns)
+_ESCAPE = re.compile(r"\\.|\[\^?|\(\?[:!=<]+")
+_FIRST_LETTER = re.compile(r"[A-Za-z\u05d0-\u05ea]")
+
+
+def _starts_hebrew(pattern: str) -> bool:
+    letter = _FIRST_LETTER.search(_ESCAPE.sub("", pattern))
+    return letter is not None and "\u05d0" <= letter[0] <= "\u05ea"
+
+
+def _any(patterns: Iterable[str], *, bounded: bool = True, prefixed: bool = True) -> re.Pattern[str]:
+    """One pattern for a word list; entries starting with a Hebrew letter take the one-letter prefixes."""
+    body = "|".join(
+        f"(?:{HEBREW_PREFIX}(?:{pattern}))" if prefixed and _starts_hebrew(pattern) else f"(?:{pattern})"
+        for pattern in patterns
+    )
     return re.compile(rf"(?<!\w)(?:{body})" if bounded else body, re.IGNORECASE)
 
 
@@ -95,23 +120,27 @@ def _words(words: Iterable[str]) -> str:
     return "|".join(re.escape(word).replace(r"\ ", r"\s+") for word in sorted(words, key=len, reverse=True))
 
 
-_GREETING = re.compile(rf"^\W*(?:{_words(GREETING_WORDS)})(?!\w)", re.IGNORECASE)
+_GREETING = re.compile(
+    rf"^\W*(?:{_words(GREETING_WORDS)}|{'|'.join(GENERIC_GREETINGS)})(?!\w)", re.IGNORECASE
+)
 _GENERIC_GREETING = _any(GENERIC_GREETINGS)
+_CLOSING_WORDS = "|".join((_words(CLOSINGS), *CLOSING_PATTERNS))
 # A closing line is the valediction alone, or with a short name after a comma ("Best, Michael"); "Thanks for
 # your question" opens a sentence and closes nothing.
 _CLOSING = re.compile(
-    rf"^\W*(?:{_words(CLOSINGS)})\s*[.!]*\s*(?:[,–—-]\s*(?P<rest>\S+(?:\s+\S+){{0,3}})?)?\s*[.!]*$",
+    rf"^\W*(?:{_CLOSING_WORDS})\s*[.!]*\s*(?:{EMOJI}\s*)*(?:[,–—-]\s*(?P<rest>\S+(?:\s+\S+){{0,3}})?)?\s*[.!]*"
+    rf"(?:\s*{EMOJI})*$",
     re.IGNORECASE,
 )
 # A closing inside a line ("... a monthly plan. Best regards, Ruth"): text flattened into one paragraph, as
 # web forms and phone notes often are, must not leak the signer's name.
 _INLINE_CLOSING = re.compile(
-    rf"(?:^|[.!?]\s+)(?:{_words(CLOSINGS)})\s*,\s*(?P<rest>[^\n,.;!?|]+)",
+    rf"(?:^|[.!?]\s+)(?:{_CLOSING_WORDS})\s*,\s*(?P<rest>[^\n,.;!?|]+)",
     re.IGNORECASE,
 )
 _THANKS = _any(THANKS)
 _BLAME = _any(BLAME)
-_TEMPLATE = _any(TEMPLATE_FIELDS, bounded=False)
+_TEMPLATE = _any(TEMPLATE_FIELDS, bounded=False, prefixed=False)
 _NEXT_STEP = _any(NEXT_STEPS)
 _ALTERNATIVE = _any(ALTERNATIVES)
 _REDIRECT = _any(REDIRECTS)
@@ -120,22 +149,56 @@ _LOGIN = _any(LOGIN)
 _WARMTH = _any(WARMTH)
 _NOTE_POLITE = _any(NOTE_POLITE, bounded=False)
 _NOTE_WARM = _any(NOTE_WARM, bounded=False)
-_YES_NO_START = re.compile(rf"^\W*(?:{'|'.join(YES_NO)})(?!\w)", re.IGNORECASE)
-_YES_NO_ANY = _any(YES_NO)
+_NOTE_THANKS = _any(NOTE_THANKS)
+_NOTE_GREETED = _any(NOTE_GREETED)
+_NOTE_BY_NAME = _any(NOTE_BY_NAME)
+# A number given as the general line, not the one asked for ("our head office number", "call *2580").
+_GENERAL_LINE = _any(
+    (r"head\s+office", r"call\s+cent(?:re|er)", r"service\s+cent(?:re|er)", r"contact\s+cent(?:re|er)",
+     r"hotline", r"national\s+(?:line|number)", r"customer\s+service\s+(?:line|number)", r"switchboard",
+     r"מוקד", r"המשרד\s+הראשי", r"הנהלה", r"מרכזי(?:י)?ה", r"מרכז\s+(?:ה)?שירות", r"קו\s+ארצי"),
+)  # fmt: skip
+_NOTE_CLOSED = _any(NOTE_CLOSED)
+_NOTE_NEGATED = re.compile(rf"{NOTE_NEGATIONS}(?:\s+[^\s.!?;]+){{0,4}}\s*$", re.IGNORECASE)
+# A bare answer opens a sentence: "Yes,", "כן.", "Absolutely!", "Unfortunately not." ("No problem" is none).
+_BARE_ANSWER = re.compile(
+    rf"(?:^|^[^\n]{{0,40}}?(?:[:\"״“]|\s[–—-]))\W*(?:{'|'.join(YES_NO)}|{'|'.join(NEGATIVE_WORDS)})(?:\s*(?:[,.!:;–—-]|$)|\s+(?:we|there|it|יש|אין|זה|ניתן))"
+    r"(?!\s*(?:problem|worries|בעיה))",
+    re.IGNORECASE,
+)
+_BARE_NEGATIVE = re.compile(
+    rf"^\W*(?:{'|'.join(NEGATIVE_WORDS)}|unfortunately|sadly|לצערנו|לצערי)(?!\w)", re.IGNORECASE
+)
+_AFFIRMATIVE = _any(
+    (r"of\s+course", r"certainly", r"absolutely", r"definitely", r"indeed", r"we\s+sure\s+do", r"yes",
+     r"בהחלט", r"אכן", r"בוודאי", r"ודאי", r"כמובן", r"בטח"),
+    prefixed=False,
+)  # fmt: skip
 _AVAILABILITY = _any(AVAILABILITY)
+_NEGATIVE = _any(NEGATIVES)
+_QUESTION = re.compile(r"\?\s*[\"'״”)]*$|(?<!\w)(?:whether|האם|אם\s+יש|אם\s+קיימ)(?!\w)", re.IGNORECASE)
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+?972[-\s]?|0)[2-9]\d?[-\s]?\d{3}[-\s]?\d{4}(?!\d)"  # Israeli landline and mobile
-    r"|(?<![\w*])\*\d{4}(?!\d)"  # Israeli star numbers (*2323)
-    r"|(?<!\d)1[-\s]?[78]00[-\s]?\d{2,3}[-\s]?\d{3,4}(?!\d)"  # 1-800 numbers
+    # Israeli landline and mobile
+    r"(?<![\w+])(?:\+?972[-\s]?\(?0?|\(?0)[2-9]\d?\)?[-\s]?\d{3}[-\s]?\d{4}(?!\d)"
+    r"|(?<![\w*])\*\d{4}(?!\d)|(?<!\d)\d{4}\*(?![\w*])"  # Israeli star numbers (*2323, written 2323* too)
+    r"|(?<!\d)1[-\s]?(?:[78]00|599|700)[-\s]?\d{2,3}[-\s]?\d{3,4}(?!\d)"  # 1-800, 1-700, 1-599 numbers
     r"|\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}(?!\d)"  # international
     r"|(?<![\w(])\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\d)"  # North American
 )
+# Not a relevant page: a login page, or the ticket system's own page.
+_LOGIN_PAGE = re.compile(
+    r"^(?:my|login|signin|portal|auth)\.|/(?:log-?in|sign-?in|my-?account|auth|tickets?|requests?|cases?)(?:/|\b)",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\"'\]]+", re.IGNORECASE)
+_NUMBER_WORD = rf"(?:ו)?(?:{'|'.join(NUMBER_WORDS)})(?:-\w+)?"
+_CURRENCY = "|".join(CURRENCY_WORDS)
 _PRICE = re.compile(
     r"[$€£₪]\s?\d[\d,.]*"
-    r"|(?:NIS|ILS|USD|EUR|GBP)\s?\d[\d,.]*"
-    r"|\d[\d,.]*\s?(?:₪|ש\"ח|ש״ח|ש''ח|שקלים|שקל|NIS|ILS|USD|EUR|GBP|dollars?|euros?|shekels?)(?!\w)",
+    r"|(?<!\w)(?:NIS|ILS|USD|EUR|GBP)\s?\d[\d,.]*"
+    rf"|\d[\d,.]*\s?-?\s?(?:{_CURRENCY})(?!\w)|\d[\d,.]*\$"
+    rf"|(?<!\w){_NUMBER_WORD}(?:[\s-]+(?:and\s+)?{_NUMBER_WORD})*\s+(?:{_CURRENCY})(?!\w)",
     re.IGNORECASE,
 )
 _HEBREW_LETTER = re.compile(r"[\u05d0-\u05ea]")
@@ -144,10 +207,20 @@ _QUOTE_START = re.compile(
     "|".join(f"(?:{pattern})" for pattern in (*QUOTE_HEADER_LINES, QUOTE_BLOCK_FIRST)), re.IGNORECASE
 )
 _EN_TOKEN = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*"
-_EN_NAME = re.compile(rf"{_EN_TOKEN}(?:\s+[A-Z]\.)?(?:\s+{_EN_TOKEN}){{0,2}}")
+_EN_NAME = re.compile(rf"(?:[A-Z]\.\s*)?{_EN_TOKEN}(?:\s+[A-Z]\.)?(?:\s+{_EN_TOKEN}){{0,2}}")
 _HE_TOKEN = r"[\u05d0-\u05ea][\u05d0-\u05ea'\"׳״-]*"
-_HE_NAME = re.compile(rf"{_HE_TOKEN}(?:\s+{_HE_TOKEN}){{0,2}}")
-_NAME_LINE_CUT = re.compile(r"\s*(?:[|,–—/(]|\s-\s|\s+from\s+|\s+at\s+|\s+מ(?=צוות|חברת|מחלקת))\s*")
+_HE_NAME = re.compile(rf"(?:[\u05d0-\u05ea]['׳.]\s*)?{_HE_TOKEN}(?:\s+{_HE_TOKEN}){{0,2}}")
+_NAME_LINE_CUT = re.compile(
+    r"\s*(?:[|,–—/(•·]|\s-\s|\s+from\s+|\s+at\s+|\s+with\s+|\s+מ(?=צוות|חברת|מחלקת|מוקד|סניף|שירות|מכירות|ה))\s*"
+)
+_TITLE = re.compile(
+    r"^(?:(?:dr|mr|mrs|ms|adv|prof)\.?\s+|(?:עו\"ד|עו״ד|ד\"ר|ד״ר|רו\"ח|רו״ח|פרופ['׳]|מר|גב['׳])\s+)", re.I
+)
+_SENTENCE_INSIDE = re.compile(r"[.!?]\s+\S")
+_SEPARATOR_LINE = re.compile(r"[-—–_]{2,3}")
+SIGNOFF_LINES = 6  # a signature sits in the last lines of what the person wrote
+SIGNATURE_LINE_CHARS = 60
+WRAPPED_LINE_CHARS = 60  # mail wrapped at 72 to 100 characters leaves lines this long mid-sentence
 # The lead-in in any case, the name capitalised: "my name is Michael", "This is Michael from Acme".
 _INTRODUCTIONS = (
     re.compile(rf"\b(?i:my\s+name\s+is)\s+(?P<name>{_EN_TOKEN}(?:\s+{_EN_TOKEN})?)"),
@@ -161,8 +234,21 @@ _INTRODUCTIONS = (
     re.compile(
         rf"^\W*(?P<name>{_EN_TOKEN}(?:\s+{_EN_TOKEN})?)\s+(?i:called|phoned|rang|texted)\b", re.MULTILINE
     ),
+    re.compile(
+        rf"(?:^|[.!?]\s+)\W*(?P<name>{_EN_TOKEN})\s+(?:from|at|of)\s+[^.\n]{{0,60}}?\s+"
+        r"(?i:called|phoned|rang|returned|texted)\b",
+        re.MULTILINE,
+    ),
     re.compile(rf"(?<!\w)(?P<name>{_HE_TOKEN})\s+(?:התקשר|התקשרה|חזר|חזרה|צלצל|צלצלה)(?!\w)"),
     re.compile(rf"(?:שמי|קוראים\s+לי)(?:\s+הוא)?\s+(?P<name>{_HE_TOKEN}(?:\s+{_HE_TOKEN})?)"),
+    # A note of a call: "introduced herself as Ruth", "הציגה את עצמה כשירן", "her name was Ruth".
+    re.compile(
+        rf"\b(?i:introduced\s+(?:herself|himself|themselves)\s+as|(?:his|her)\s+name\s+(?:is|was)|"
+        rf"(?:spoke|talked)\s+(?:with|to))\s+(?P<name>{_EN_TOKEN}(?:\s+{_EN_TOKEN})?)"
+    ),
+    re.compile(rf"הציג(?:ה)?\s+את\s+עצמ(?:ה|ו)\s+(?:כ|בתור\s+)(?P<name>{_HE_TOKEN})"),
+    re.compile(rf"(?:שמה|שמו)\s+(?:היה\s+|הוא\s+|היא\s+)?(?P<name>{_HE_TOKEN})"),
+    re.compile(rf"(?:דיברתי|שוחחתי)\s+עם\s+(?P<name>{_HE_TOKEN})\s+מ(?:צוות|מחלקת|מוקד|שירות|המכירות)"),
     re.compile(
         rf"(?<!\w)(?:אני|כאן|מדבר|מדברת)\s+(?P<name>{_HE_TOKEN}(?:\s+{_HE_TOKEN})?)"
         r"\s+מ(?:צוות|חברת|מחלקת|מוקד|שירות|טעם)"
@@ -188,6 +274,7 @@ class RubricContext:
     own_mail_domain: str
     mask: bool
     greeting_by_name: re.Pattern[str]
+    greeting_anywhere: re.Pattern[str]
     part_words: tuple[re.Pattern[str] | None, ...]
 
     @classmethod
@@ -197,16 +284,23 @@ class RubricContext:
             persona.first_name,
             persona.last_name,
             *persona.aliases,
+            *(word for alias in persona.aliases for word in alias.split()),
             *_signature_names(config.inquiry.message),
         ]
         names = list(dict.fromkeys(name for name in names if name))
         alternatives = _words(names)
-        titles = r"(?:(?:ms|mrs|miss|mr)\.?\s+|גב['׳]\s*|גברת\s+)?"
+        titles = r"(?:(?:ms|mrs|miss|mr)\.?\s+|גב['׳]\s*|גברת\s+|הגב['׳]\s*)?"
+        to_you = r"(?:(?:לך|לכם|ולך)\s+)?"
         greeting = re.compile(
-            rf"^\W*(?:(?:{_words(GREETING_WORDS)})\s*,?\s*{titles}(?:{alternatives})(?!\w)"
-            rf"|(?:{alternatives})\s*(?:[,!]|שלום|היקרה|היקר|יקרה|יקר)(?!\w)"
-            rf"|(?:{alternatives})\s*$)",
+            rf"^\W*(?:(?:{_words(GREETING_WORDS)})\s*[,!]?\s*{to_you}{titles}(?:{alternatives})(?!\w)"
+            rf"|{titles}(?:{alternatives})(?:\s+[^\s,!:]+)?\s*(?:[,!:]|שלום|היקרה|היקר|יקרה|יקר|הי|היי|בוקר|ערב|צהריים)(?!\w)"
+            rf"|{titles}(?:{alternatives})\s*$)",
             re.IGNORECASE | re.MULTILINE,
+        )
+        # A note of a call reports the greeting inside the text ('she said "hello Dana"').
+        anywhere = re.compile(
+            rf"(?<!\w)(?:{_words(GREETING_WORDS)})\s*[,!]?\s*{to_you}{titles}(?:{alternatives})(?!\w)",
+            re.IGNORECASE,
         )
         return cls(
             language=config.inquiry.language or config.audit.language,
@@ -216,6 +310,7 @@ class RubricContext:
             own_mail_domain=config.mailbox.address.rpartition("@")[2].lower(),
             mask=config.audit.mask_staff_names,
             greeting_by_name=greeting,
+            greeting_anywhere=anywhere,
             part_words=tuple(
                 _word_pattern(part.words) if part.words else None for part in config.inquiry.answer_parts
             ),
@@ -261,9 +356,10 @@ class ReplyText:
 
 
 def reply_text_of(text: str | None, reply_text: str | None, channel: str) -> ReplyText:
-    """Body from the collector's `reply_text`; the signature is what follows it in `text`, above quotes."""
-    full = (text or "").replace("\r\n", "\n")
-    body = (reply_text if reply_text is not None else full).strip()
+    """Body from the collector's `reply_text`; the signature is what follows it in `text`, above quotes.
+    A ticket system's wrapper is no part of either (replies stored before it was cut lose it here)."""
+    full = without_ticket_wrapper((text or "").replace("\r\n", "\n"))
+    body = without_ticket_wrapper(reply_text).strip() if reply_text is not None else full.strip()
     if not full or not body:
         return ReplyText(body=body or full.strip(), signature="", channel=channel)
     last = body.splitlines()[-1].strip()
@@ -283,11 +379,19 @@ def reply_text_of(text: str | None, reply_text: str | None, channel: str) -> Rep
 
 def detect_language(text: str) -> str | None:
     """en | he | other by letters; None without any letters."""
-    hebrew = len(_HEBREW_LETTER.findall(text))
-    latin = len(_LATIN_LETTER.findall(text))
-    if hebrew + latin == 0:
-        return "other" if text.strip() else None
-    return "he" if hebrew >= latin else "en"
+    return _letters(text)[0]
+
+
+def _letters(text: str) -> tuple[str | None, float, int]:
+    """The language by the share of Hebrew-script letters (links and addresses, Latin in any language, left
+    out), that share, and the number of letters counted."""
+    cleaned = _URL.sub(" ", _EMAIL.sub(" ", text))
+    hebrew = len(_HEBREW_LETTER.findall(cleaned))
+    latin = len(_LATIN_LETTER.findall(cleaned))
+    total = hebrew + latin
+    if total == 0:
+        return ("other" if text.strip() else None), 0.0, 0
+    return ("he" if hebrew >= latin else "en"), hebrew / total, total
 
 
 def _quote(text: str, start: int, end: int) -> str:
@@ -329,15 +433,65 @@ def _is_stop(token: str) -> bool:
 
 def _name_in_line(line: str, keep: frozenset[str]) -> str | None:
     """A person's name when the line is one ("Michael Levi", "יוסי כהן | מכירות"), else None."""
-    candidate = _NAME_LINE_CUT.split(line.strip(" -—*_\t"), maxsplit=1)[0].strip()
+    candidate = _NAME_LINE_CUT.split(_TITLE.sub("", line.strip(" -—*_\t")), maxsplit=1)[0].strip()
     if not candidate or len(candidate) > 40:
         return None
     tokens = candidate.split()
-    if any(_is_stop(token) or token.lower() in keep for token in tokens):
+    # The persona signing ("Thanks, Dana Levi") is no staff; a signer who shares her surname is.
+    if any(_is_stop(token) for token in tokens) or tokens[0].lower() in keep:
         return None
     if _EN_NAME.fullmatch(candidate) or _HE_NAME.fullmatch(candidate):
         return candidate
     return None
+
+
+def _signoff_names(lines: Sequence[str], kept: frozenset[str]) -> list[str]:
+    """A name in the sign-off block, by its layout: under a closing, a "--" separator or a line ending in
+    "!"; "Name | Title", "Name, Title", "רותי מצוות המכירות"; a name above a title, phone or email line; a
+    short name as the last line. Only the last lines: in Hebrew any two words may look like a name."""
+    found: list[str] = []
+    for index in range(max(1, len(lines) - SIGNOFF_LINES), len(lines)):
+        line, above = lines[index], lines[index - 1]
+        if len(line) > SIGNATURE_LINE_CHARS:
+            continue
+        name = _name_in_line(line, kept)
+        if name is None or _not_a_name(name):
+            continue
+        below = lines[index + 1] if index + 1 < len(lines) else None
+        rest = line.strip(" -—*_\t")[len(_TITLE.sub("", line.strip(" -—*_\t")).split(name, 1)[0]) :]
+        rest = rest.split(name, 1)[-1].strip(" ,|–—-/(•·)")
+        if rest:  # "Name | Title", "Name, Sales", "רותי מצוות המכירות": the rest is a role, not a sentence
+            if not _SENTENCE_INSIDE.search(rest) and _details(rest):
+                found.append(name)
+            continue
+        under_signoff = bool(_CLOSING.match(above) or _SEPARATOR_LINE.fullmatch(above)) or above.endswith(
+            ("!", ",", ".", ":", ")")
+        )
+        above_details = below is not None and _details(below)
+        last_and_short = below is None and len(name.split()) <= 2
+        if under_signoff or above_details or last_and_short:
+            found.append(name)
+    return found
+
+
+def _details(line: str) -> bool:
+    """A signature's detail line: a role, team or company, a phone number or an email address."""
+    return (
+        any(_is_stop(token) for token in line.split())
+        or bool(_PHONE.search(line) or _EMAIL.search(line))
+        or line.lstrip().startswith(("מ", "from ", "at "))
+    )
+
+
+def _not_a_name(candidate: str) -> bool:
+    """Sign-off words, wishes and thanks are not names ("בהצלחה", "מחכים לך", "Thanks again")."""
+    return bool(
+        _CLOSING.match(candidate)
+        or _WARMTH.search(candidate)
+        or _THANKS.search(candidate)
+        or _GREETING.match(candidate)
+        or _NEXT_STEP.search(candidate)
+    )
 
 
 def find_staff_names(text: str, *, keep: Iterable[str] = ()) -> tuple[str, ...]:
@@ -362,10 +516,7 @@ def find_staff_names(text: str, *, keep: Iterable[str] = ()) -> tuple[str, ...]:
             name = _name_in_line(inline["rest"], kept)
             if name is not None:
                 found.append(name)
-    if lines and lines[-1] and not found:  # a bare name as the last line ("-- \nMichael")
-        name = _name_in_line(lines[-1], kept) if len(lines) > 1 and len(lines[-1].split()) <= 3 else None
-        if name is not None and _EN_NAME.fullmatch(name):
-            found.append(name)
+    found += _signoff_names(lines, kept)
     for pattern in _INTRODUCTIONS:
         for match in pattern.finditer(text):
             name = match["name"]
@@ -438,6 +589,8 @@ class _Scorer:
         self.masking = _mask_pattern(self.staff, self.keep) if context.mask else None
         self.spoken = reply.channel not in ("email", "sms")  # a logged call: the text is a person's note
         self._phones: list[re.Match[str]] | None = None
+        self.answered_parts = 0
+        self.said_no = False  # a clear "no" to the yes/no part: the rest of the inquiry is moot
 
     def quote(self, text: str, match: re.Match[str], rule: str) -> Evidence:
         return Evidence(quote=self.mask(_quote(text, match.start(), match.end())), rule=rule)
@@ -452,12 +605,19 @@ class _Scorer:
         return self._phones
 
     def first(self, pattern: re.Pattern[str], text: str, rule: str) -> Evidence | None:
-        match = pattern.search(text)
+        match = self.search(pattern, text)
         return self.quote(text, match, rule) if match else None
+
+    def search(self, pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+        """The first match; in a note of a call, not one the note negates ("did not thank", "לא הודה")."""
+        for match in pattern.finditer(text):
+            if not (self.spoken and _NOTE_NEGATED.search(text, max(0, match.start() - 30), match.start())):
+                return match
+        return None
 
     # -- A
     def answered(self) -> tuple[CriterionScore, bool]:
-        text = self.reply.whole
+        text = _unwrap(self.reply.whole)
         parts = self.context.answer_parts
         if not parts:
             return self.substance()
@@ -469,8 +629,14 @@ class _Scorer:
                 missing.append(part.label or part.kind)
             else:
                 evidence.append(found)
+        note = None
+        if missing and self.said_no:
+            # "No, we have no monthly plan": the plan's price (or the branch's phone) is moot.
+            note = f"answered no: {', '.join(missing)} moot"
+            missing = []
+        self.answered_parts = len(parts) - len(missing)
         score = 2 if not missing else (1 if len(missing) < len(parts) else 0)
-        note = f"missing: {', '.join(missing)}" if missing else None
+        note = f"missing: {', '.join(missing)}" if missing else note
         return CriterionScore("A", score, 2, tuple(evidence), note=note), not missing
 
     def substance(self) -> tuple[CriterionScore, bool]:
@@ -479,13 +645,19 @@ class _Scorer:
         score = 0 if len(self.reply.body.split()) < 8 else (1 if redirect else 2)
         evidence = (self.quote(self.reply.body, redirect, "sends_elsewhere"),) if redirect else ()
         note = "no inquiry.answer_parts declared: judged on substance only"
+        self.answered_parts = 1 if score == 2 else 0
         return CriterionScore("A", score, 2, evidence, note=note), score == 2
 
     def answer_part(self, part: AnswerPart, words: re.Pattern[str] | None, text: str) -> Evidence | None:
         rule = f"part_{part.kind}" + (f": {part.label}" if part.label else "")
         if part.kind == "phone":
-            phones = self.phones()
-            return self.quote(text, phones[0], rule) if phones else None
+            for phone in self.phones():
+                # "The branch: 04-825..., and if nobody answers, our centre on *2580": what leads up to each
+                # number decides.
+                clause = _clause_at(text, phone.start(), phone.end())
+                if not (_GENERAL_LINE.search(clause) or _REDIRECT.search(clause)):
+                    return self.quote(text, phone, rule)
+            return None
         if part.kind == "price":
             return self.first(_PRICE, text, rule)
         if part.kind == "url":
@@ -498,15 +670,58 @@ class _Scorer:
         return self.yes_no(words, text, rule)
 
     def yes_no(self, words: re.Pattern[str] | None, text: str, rule: str) -> Evidence | None:
-        for sentence in _sentences(text):
-            if words is not None:
-                if words.search(sentence) and (
-                    _YES_NO_ANY.search(sentence) or _AVAILABILITY.search(sentence)
-                ):
-                    return Evidence(self.mask(_clip(sentence)), rule)
-            elif _YES_NO_START.search(sentence) or _AVAILABILITY.search(sentence):
+        """An explicit answer: a sentence naming what was asked with a yes, a no, what exists or its price or
+        phone; or a bare "Yes," / "לא." opening a sentence next to what was asked (or short on its own)."""
+        # A question answers nothing, nor does a sentence with an unfilled field ("יש לנו סניף ב{city}").
+        sentences = [
+            sentence
+            for sentence in _sentences(text)
+            if not (_QUESTION.search(sentence) or _TEMPLATE.search(sentence))
+        ]
+        for index, sentence in enumerate(sentences):
+            names = words is None or bool(words.search(sentence))
+            negative = _NEGATIVE.search(sentence)
+            explicit = negative or _AFFIRMATIVE.search(sentence)
+            # "Please visit your nearest branch" names the branch and answers nothing.
+            if (
+                names
+                and words is not None
+                and (
+                    explicit
+                    or (
+                        not _REDIRECT.search(sentence)
+                        and (_AVAILABILITY.search(sentence) or self.details(sentence))
+                    )
+                )
+            ):
+                self.said_no = self.said_no or bool(negative)
+                return Evidence(self.mask(_clip(sentence)), rule)
+            bare = _BARE_ANSWER.match(sentence)
+            if bare is None:
+                continue
+            nearby = " ".join(sentences[index : index + 2])
+            if words is None or len(sentence.split()) <= 4 or words.search(nearby) or self.details(nearby):
+                self.said_no = self.said_no or bool(_BARE_NEGATIVE.match(sentence))
                 return Evidence(self.mask(_clip(sentence)), rule)
         return None
+
+    def next_step(self, text: str) -> Evidence | None:
+        """An offered next step, not one inside a redirect ("please call our centre to set up a meeting")."""
+        for match in _NEXT_STEP.finditer(text):
+            sentence = _sentence_at(text, match.start())
+            if _REDIRECT.search(sentence) or (
+                self.spoken and _NOTE_NEGATED.search(text, max(0, match.start() - 30), match.start())
+            ):
+                continue
+            return self.quote(text, match, "next_step")
+        return None
+
+    def details(self, sentence: str) -> bool:
+        """The sentence gives what else was asked: a price or a phone number."""
+        kinds = {part.kind for part in self.context.answer_parts}
+        return ("price" in kinds and bool(_PRICE.search(sentence))) or (
+            "phone" in kinds and any(not self.own_phone(m[0]) for m in _PHONE.finditer(sentence))
+        )
 
     def own_phone(self, number: str) -> bool:
         digits = re.sub(r"\D", "", number)
@@ -523,6 +738,10 @@ class _Scorer:
         score = 0
         opening = "\n".join(_lines(self.reply.body)[:3])
         by_name = self.context.greeting_by_name.search(opening)
+        if by_name is None and self.spoken:
+            by_name = self.search(self.context.greeting_anywhere, self.reply.body) or self.search(
+                _NOTE_BY_NAME, self.reply.body
+            )
         if by_name:
             score += 1
             evidence.append(Evidence(self.mask(_clip(by_name[0].strip())), "greeting_by_name"))
@@ -532,9 +751,6 @@ class _Scorer:
             score += 1
             named = STAFF if self.context.mask else self.staff[0]
             evidence.append(Evidence(f"signed or introduced by a person: {named}", "signed_by_person"))
-        elif self.spoken:
-            score += 1
-            evidence.append(Evidence("a person called back (logged by hand)", "call_by_person"))
         elif (team := self.team_signature()) is not None:
             evidence.append(Evidence(self.mask(team), "signed_by_team"))
         return CriterionScore("P1", score, 2, tuple(evidence))
@@ -552,41 +768,66 @@ class _Scorer:
     def polite(self) -> CriterionScore:
         evidence: list[Evidence] = []
         text = self.reply.whole
-        thanks = _THANKS.search(text)
+        # A note reports thanks ("she thanked me") or quotes them; either may be negated ("did not thank").
+        thanks = self.search(_NOTE_THANKS if self.spoken else _THANKS, text)
+        if thanks is None and self.spoken:
+            thanks = self.search(_THANKS, text)
         score = 0
         if thanks:
             score += 1
             evidence.append(self.quote(text, thanks, "thanks"))
-        lines = _lines(self.reply.body)
-        greeting = next((line for line in lines[:3] if _GREETING.match(line)), None)
-        if greeting is None and self.context.greeting_by_name.search("\n".join(lines[:3])):
-            greeting = lines[0]
-        closing_lines = _lines(self.reply.signature)[:4] + lines[-3:]
-        closing = next((line for line in closing_lines if _CLOSING.match(line)), None)
-        if greeting and closing:
-            score += 1
-            evidence.append(Evidence(self.mask(_clip(f"{greeting} … {closing}")), "greeting_and_closing"))
-        if self.spoken and (said := _NOTE_POLITE.search(text)) is not None:
-            score = 2
-            evidence.append(self.quote(text, said, "note_says_polite"))
+        if self.spoken:
+            greeting = self.search(_NOTE_GREETED, text) or self.search(self.context.greeting_anywhere, text)
+            closing = self.search(_NOTE_CLOSED, text)
+            if greeting and closing:
+                score += 1
+                evidence.append(self.quote(text, closing, "note_says_greeting_and_goodbye"))
+            if (said := self.search(_NOTE_POLITE, text)) is not None:
+                score = 2
+                evidence.append(self.quote(text, said, "note_says_polite"))
+        else:
+            lines = _lines(self.reply.body)
+            opener = next((line for line in lines[:3] if _GREETING.match(line)), None)
+            if opener is None and self.context.greeting_by_name.search("\n".join(lines[:3])):
+                opener = lines[0]
+            closing_lines = _lines(self.reply.signature)[:4] + lines[-SIGNOFF_LINES:]
+            closer = next(
+                (line for line in closing_lines if _CLOSING.match(line)), None
+            ) or self.signoff_line(lines)
+            if opener and closer:
+                score += 1
+                evidence.append(Evidence(self.mask(_clip(f"{opener} … {closer}")), "greeting_and_closing"))
         blame = _BLAME.search(text)
         if blame:
             score = max(0, score - 1)
             evidence.append(self.quote(text, blame, "blames_customer"))
         return CriterionScore("P2", score, 2, tuple(evidence))
 
+    def signoff_line(self, lines: Sequence[str]) -> str | None:
+        """A courteous last line standing where the sign-off goes ("Happy to help!", "Thanks for choosing
+        us!", "... Have a nice day."): the closing, when no valediction is there."""
+        for line in reversed(lines[-4:]):
+            last = (_sentences(line) or [line])[-1]
+            short = len(last.split()) <= 10
+            if _CLOSING.match(last) or (short and (_THANKS.search(last) or _WARMTH.search(last))):
+                return line if len(lines) > 1 and line != lines[0] else None
+            if len(line) <= 40 and (_details(line) or any(name in line for name in self.staff)):
+                continue  # the signer's name and details, below the sign-off
+            return None
+        return None
+
     # -- Q
-    def professional(self, language: str | None) -> CriterionScore:
-        evidence: list[Evidence] = []
+    def professional(self, language: Evidence, code: str | None) -> CriterionScore:
+        evidence: list[Evidence] = [language]
         text = self.reply.whole
         template = _TEMPLATE.search(text)
-        same_language = self.spoken or language in (None, self.context.language)
+        same_language = self.spoken or code in (None, self.context.language)
         score = 0
         if template:
             evidence.append(self.quote(text, template, "unfilled_template_field"))
         elif not same_language:
             evidence.append(
-                Evidence(f"answered in {language}, asked in {self.context.language}", "other_language")
+                Evidence(f"answered in {code}, asked in {self.context.language}", "other_language")
             )
         else:
             score += 1
@@ -598,6 +839,14 @@ class _Scorer:
             evidence.append(contact)
         return CriterionScore("Q", score, 2, tuple(evidence))
 
+    def language(self) -> tuple[str | None, Evidence]:
+        """The reply's language from its own new text (no quotes, signature or ticket wrapper), with the
+        share of Hebrew letters and the text it was read from."""
+        code, share, letters = _letters(self.reply.body)
+        span = self.mask(_clip(self.reply.body))
+        said = f"{code}: Hebrew letters {share:.0%} of {letters} in the reply's own text: {span}"
+        return code, Evidence(said, "reply_language")
+
     def direct_contact(self, text: str) -> Evidence | None:
         phones = self.phones()
         if phones:
@@ -608,33 +857,43 @@ class _Scorer:
         return None
 
     # -- V
-    def value(self) -> CriterionScore:
+    def value(self, asks_again: bool) -> CriterionScore:
         text = self.reply.whole
+        # A call back that waits for details already given is no next step (it is the re-ask's price).
+        step = None if asks_again else self.next_step(text)
         evidence = [
             found
-            for found in (
-                self.first(_NEXT_STEP, text, "next_step"),
-                self.relevant_link(text),
-                self.first(_ALTERNATIVE, text, "alternative"),
-            )
+            for found in (step, self.relevant_link(self.reply.body), self.alternative(text))
             if found is not None
         ]
         return CriterionScore("V", min(2, len(evidence)), 2, tuple(evidence))
 
+    def alternative(self, text: str) -> Evidence | None:
+        """Something else offered after a "no" ("no monthly plan, but a quarterly one")."""
+        if not self.said_no:
+            return None
+        return self.first(_ALTERNATIVE, text, "alternative")
+
     def relevant_link(self, text: str) -> Evidence | None:
+        """A page on the company's site in the body: not the home page, not a login page."""
         for match in _URL.finditer(text):
-            if self.company_url(match[0]):
-                return self.quote(text, match, "relevant_link")
+            url = match[0].rstrip(".,;:!?")
+            parts = urlsplit(url if "://" in url else f"http://{url}")
+            page = f"{parts.hostname or ''}{parts.path}".lower()
+            if not self.company_url(url) or parts.path.strip("/") == "" or _LOGIN_PAGE.search(page):
+                continue
+            return self.quote(text, match, "relevant_link")
         return None
 
     # -- E
-    def effort(self, complete: bool) -> CriterionScore:
+    def effort(self, asks_again: Evidence | None) -> CriterionScore:
         text = self.reply.whole
+        # A redirect costs only when nothing was answered: "49 NIS; call *2323 to join" answers.
         against = [
             found
             for found in (
-                None if complete else self.first(_REDIRECT, self.reply.body, "sends_elsewhere"),
-                self.first(_RE_ASK, self.reply.body, "asks_again_for_details"),
+                None if self.answered_parts else self.first(_REDIRECT, self.reply.body, "sends_elsewhere"),
+                asks_again,
                 self.first(_LOGIN, text, "requires_login"),
             )
             if found is not None
@@ -645,12 +904,18 @@ class _Scorer:
     def warmth(self) -> CriterionScore:
         text = self.reply.whole
         evidence: list[Evidence] = []
+        seen: set[str] = set()
         patterns = (_WARMTH, _NOTE_WARM) if self.spoken else (_WARMTH,)
         for pattern in patterns:
             for match in pattern.finditer(text):
-                found = self.quote(text, match, "warmth")
-                if found not in evidence:  # one warm sentence counts once, however many warm words it has
-                    evidence.append(found)
+                if self.spoken and _NOTE_NEGATED.search(text, max(0, match.start() - 30), match.start()):
+                    continue
+                # Each expression counts once, however often it is said ("Happy to help! Happy to help.").
+                said = _SPACES.sub(" ", match[0].lower()).lstrip(HEBREW_PREFIXES) or match[0]
+                if said in seen:
+                    continue
+                seen.add(said)
+                evidence.append(self.quote(text, match, "warmth"))
         return CriterionScore("M", min(2, len(evidence)), 2, tuple(evidence[:2]))
 
     def excerpt(self) -> str | None:
@@ -671,6 +936,41 @@ class _Scorer:
         return self.mask(text)
 
 
+def _unwrap(text: str) -> str:
+    """Hard-wrapped lines joined (a long line that does not end a sentence runs on); same length, so
+    positions stay."""
+    lines = text.split("\n")
+    joined = [
+        f"{line} "
+        if len(line) >= WRAPPED_LINE_CHARS and not line.rstrip().endswith((".", "!", "?", ":", ";"))
+        else f"{line}\n"
+        for line in lines[:-1]
+    ]
+    return "".join(joined) + lines[-1]
+
+
+def _sentence_at(text: str, position: int) -> str:
+    """The sentence (or line) around text[position]."""
+    starts = [m.end() for m in _SENTENCE_END.finditer(text, max(0, position - 300), position)]
+    end = _SENTENCE_END.search(text, position)
+    return text[starts[-1] if starts else max(0, position - 300) : end.end() if end else len(text)]
+
+
+_CLAUSE_BREAK = re.compile(r",\s+|;\s*|\s+[-–—]\s+")
+
+
+def _clause_at(text: str, start: int, end: int) -> str:
+    """The sentence around text[start:end] up to the end of its clause (the next comma, semicolon or dash):
+    what leads up to a phone number says what it is for; what follows it may be about another number."""
+    sentence_start = max(0, start - 300)
+    starts = [m.end() for m in _SENTENCE_END.finditer(text, sentence_start, start)]
+    sentence_start = starts[-1] if starts else sentence_start
+    sentence_end_match = _SENTENCE_END.search(text, end)
+    sentence_end = sentence_end_match.end() if sentence_end_match else len(text)
+    after = _CLAUSE_BREAK.search(text, end, sentence_end)
+    return text[sentence_start : after.start() if after else sentence_end]
+
+
 def _sentences(text: str) -> list[str]:
     return [piece.strip() for piece in re.split(r"(?<=[.!?])\s+|\n+", text) if piece.strip()]
 
@@ -681,10 +981,19 @@ def _clip(text: str) -> str:
 
 
 def quality_of(criteria: Iterable[CriterionScore]) -> float:
-    """sum(score) / sum(max), 0 to 1."""
+    """sum(score) / sum(max), 0 to 1, in proportion to how much of the inquiry was answered (A / its max).
+
+    Why the proportion: courtesy does not make up for a missing answer. TACK's middle tier is "correct, but
+    left us indifferent"; a polite reply that answers half the question, or none of it, is "answered
+    poorly". Points alone put such replies level with correct ones (tests/data/rubric/README.md).
+    """
     items = list(criteria)
     maximum = sum(item.max_score for item in items)
-    return round(sum(item.score for item in items) / maximum, 4) if maximum else 0.0
+    if not maximum:
+        return 0.0
+    answered = next((item for item in items if item.criterion == "A" and item.max_score), None)
+    share = answered.score / answered.max_score if answered is not None else 1.0
+    return round(sum(item.score for item in items) / maximum * share, 4)
 
 
 def score_reply(
@@ -692,15 +1001,16 @@ def score_reply(
 ) -> ReplyScore:
     """Every text criterion for one human reply, with evidence."""
     scorer = _Scorer(reply, context, _Company(domain=company_domain, name=company_name))
-    language = detect_language(reply.body)
+    language, language_evidence = scorer.language()
     answered, complete = scorer.answered()
+    asks_again = scorer.first(_RE_ASK, reply.body, "asks_again_for_details")
     criteria = (
         answered,
         scorer.personal(),
         scorer.polite(),
-        scorer.professional(language),
-        scorer.value(),
-        scorer.effort(complete),
+        scorer.professional(language_evidence, language),
+        scorer.value(asks_again is not None),
+        scorer.effort(asks_again),
         scorer.warmth(),
     )
     return ReplyScore(
