@@ -107,8 +107,13 @@ class JsonFormatter(logging.Formatter):
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
-# Loud at INFO about every run of every job (each second in tests): their warnings and errors still show.
-_QUIET = {"apscheduler.executors": logging.WARNING, "apscheduler.scheduler": logging.WARNING}
+# Loud at INFO about every run of every job (each second in tests), and flufl.bounce about each of its ~20
+# detectors for every message classified: their warnings and errors still show.
+_QUIET = {
+    "apscheduler.executors": logging.WARNING,
+    "apscheduler.scheduler": logging.WARNING,
+    "flufl.bounce": logging.WARNING,
+}
 
 
 def configure_logging(
