@@ -251,7 +251,7 @@ class _Probe:
         return form
 
     async def _check_captcha(self, page: Page, form: LocatedForm, when: str) -> None:
-        kind = await find_captcha(page, form.frame)
+        kind = await find_captcha(page, form.frame, form.group.selector, record=self.result, notes=self.log)
         if kind is None:
             return
         self.result.captcha = kind
