@@ -13,6 +13,7 @@ from playwright.async_api import Browser
 
 from audit.demo.farm import RunningFarm, serve_farm
 from probes.browser import launch_browser
+from tests.rt5 import rt5 as rt5  # a session fixture: RT 5 behind Postfix (tests/rt5.py)
 from tests.static_site import static_site
 
 T = TypeVar("T")

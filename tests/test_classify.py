@@ -80,6 +80,15 @@ CORPUS: dict[str, tuple[MessageKind, str]] = {
         MessageKind.AUTO_REPLY,
         "auto_reply/ticket_ack:freshdesk: 'we would like to acknowledge that we have received your request'",
     ),
+    # Real Request Tracker 5.0.3 mail through Postfix (tests/mail/rt5_README.md).
+    "rt5_autoreply.eml": (
+        MessageKind.AUTO_REPLY,
+        "auto_reply/ticket_ack:rt: 'this message has been automatically generated in response to the creation of a …'",
+    ),
+    "rt5_correspond.eml": (
+        MessageKind.HUMAN,
+        "human: rt staff reply (RT-Originator yossi.levi@acme.test is not the requester)",
+    ),
 }
 
 
@@ -591,9 +600,18 @@ def test_rt_autoreply_and_correspond_differ_only_in_originator_and_wording() -> 
     for parsed in (ack, staff):
         assert parsed.headers["precedence"] == ("bulk",)
         assert "x-rt-loop-prevention" in parsed.headers
-    assert ack.headers["rt-originator"] == ("dana.k7q29f@r.audit.example",)
-    # Without RT's wording, the requester as originator still leaves it machine-made only by timing.
+    assert ack.headers["x-rt-originator"] == ("dana.k7q29f@r.audit.example",)
+    # A customised AutoReply without RT's wording: RT's Autoreply action alone sets Auto-Submitted
+    # (tests/mail/rt5_autoreply.eml, real RT 5.0.3), so it is still the acknowledgement hours later.
     no_wording = replace(ack, text="Thanks.", reply_text="Thanks.")
-    assert verdict(no_wording, after=timedelta(hours=2)).rule.startswith(
+    assert verdict(no_wording, after=timedelta(hours=2)).kind is MessageKind.AUTO_REPLY
+    # Without that header too, the requester as originator leaves it machine-made only by timing.
+    headers = {name: values for name, values in ack.headers.items() if name != "auto-submitted"}
+    bare = replace(no_wording, headers=headers)
+    assert verdict(bare, after=timedelta(hours=2)).rule.startswith(
         "human: rt staff reply (no acknowledgement"
     )
+    # The agent's Correspond, even from a bare queue address and fast: the originator is not the requester.
+    bare_from = {**staff.headers, "from": ("rt@acme.example",)}
+    quick = replace(staff, headers=bare_from, text="Yes, 49 NIS.", reply_text="Yes, 49 NIS.")
+    assert verdict(quick, after=timedelta(seconds=90)).rule.startswith("human: rt staff reply (RT-Originator")

@@ -131,6 +131,25 @@ FIELDS: dict[str, dict[str, object]] = {
         "malformed": True,
     },
     "truncated_multipart.eml": {"content_type": "multipart/alternative", "malformed": True},
+    # Real Request Tracker 5.0.3 mail through Postfix (tests/mail/rt5_README.md): Date in +0200.
+    "rt5_autoreply.eml": {
+        "subject": "[acme.test #1] AutoReply: Question about a monthly plan",
+        "from_address": "rt@acme.test",
+        "return_path": "rt@acme.test",
+        "envelope_recipients": ("dana.w9pbp8ddw@replies.audit.test",),
+        "date_header": utc(2026, 12, 7, 12, 28, 23),
+        "top_received_at": utc(2026, 12, 7, 12, 28, 23),
+        "content_type": "multipart/alternative",
+        "malformed": False,
+    },
+    "rt5_correspond.eml": {
+        "subject": "[acme.test #1] Question about a monthly plan",
+        "from_address": "rt@acme.test",
+        "envelope_recipients": ("dana.w9pbp8ddw@replies.audit.test",),
+        "date_header": utc(2026, 12, 7, 12, 29, 25),
+        "content_type": "multipart/alternative",
+        "malformed": False,
+    },
 }
 
 

@@ -5,7 +5,7 @@ same headers on both (Request Tracker's `Precedence: bulk`, Jira's `Auto-Submitt
 those headers decide nothing here. What does, in this order:
 
 1. the system's own default acknowledgement wording (tests/mail/tickets/README.md names the templates);
-2. evidence of a person: Request Tracker's RT-Originator is the agent on a Correspond and the requester on
+2. evidence of a person: Request Tracker's (X-)RT-Originator is the agent on a Correspond and the requester on
    an AutoReply; Jira Service Management writes "<name> commented:"; the sender's display name is a
    person's ("Yossi Levi (Acme Support)", "Yossi from Acme"), not the queue's and not the requester's;
 3. generic acknowledgement wording ("we have received", "זוהי הודעה אוטומטית");
@@ -41,12 +41,15 @@ class TicketSystem:
 SYSTEMS: tuple[TicketSystem, ...] = (
     TicketSystem(
         "rt",
-        headers=("rt-ticket", "x-rt-loop-prevention", "rt-originator"),
-        header_values=(("managed-by", "rt "),),
+        # RT 5.0.3 (Debian 12, tests/mail/rt5_*.eml) writes X-RT-Ticket, X-RT-Originator, X-Managed-BY; some
+        # releases drop the X-. Auto-Submitted is set by its Autoreply action only (Precedence: bulk on all).
+        headers=("x-rt-ticket", "rt-ticket", "x-rt-loop-prevention", "x-rt-originator", "rt-originator"),
+        header_values=(("x-managed-by", "rt "), ("managed-by", "rt ")),
         ack_phrases=(
             r"this message has been automatically generated in response to the creation of a trouble ticket",
             r"there is no need to reply to this message right now",
         ),
+        headers_on_acks_only=True,
     ),
     TicketSystem(
         "zendesk",
@@ -148,6 +151,7 @@ ROLE_WORDS = frozenset(
         "support", "help", "helpdesk", "desk", "service", "services", "team", "customer", "customers", "care",
         "info", "sales", "noreply", "no-reply", "reply", "system", "notification", "notifications", "admin",
         "office", "center", "centre", "contact", "hello", "mail", "tickets", "ticket", "billing", "success",
+        "queue", "default", "general", "the", "our", "rt", "request", "tracker",
         "שירות", "תמיכה", "צוות", "מערכת", "לקוחות", "מוקד", "פניות", "מכירות", "משרד",
     )
 )  # fmt: skip
@@ -221,7 +225,7 @@ def read_ticket(
 def _person_evidence(parsed: ParsedMessage, folded_reply: str, system: TicketSystem) -> str | None:
     requester = {address.casefold() for address in parsed.header_recipients}
     if system.name == "rt":
-        originator = _first(parsed, "rt-originator")
+        originator = _first(parsed, "x-rt-originator") or _first(parsed, "rt-originator")
         if originator:
             address = originator.strip("<> ").casefold()
             if address in requester:
