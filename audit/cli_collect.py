@@ -11,6 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import distinct, func
 from sqlmodel import Session, col, select
 
 from audit.cli_common import config_option, console
@@ -107,14 +108,27 @@ def _zone(config_path: Path) -> str:
 @click.option("--unmatched", is_flag=True, help="Only messages not matched to an inquiry.")
 @click.option("--company", "company_id", metavar="ID", default=None, help="Only replies to this company.")
 @click.option("--limit", type=int, default=50, show_default=True)
+@click.option(
+    "--duplicates",
+    is_flag=True,
+    help="Copies of one message by two channels (not counted), and Message-IDs shared by different messages.",
+)
 @click.pass_context
-def inbox(ctx: click.Context, config_path: Path, unmatched: bool, company_id: str | None, limit: int) -> None:
+def inbox(
+    ctx: click.Context,
+    config_path: Path,
+    unmatched: bool,
+    company_id: str | None,
+    limit: int,
+    duplicates: bool,
+) -> None:
     """List the collected messages, newest first: when, from whom, which inquiry, what kind.
 
     \b
         audit inbox
         audit inbox --unmatched
         audit inbox --company acme
+        audit inbox --duplicates
         audit inbox assign 17 K7Q2-9F      # message 17 answers the inquiry with that reference
     """
     if ctx.invoked_subcommand is not None:
@@ -123,6 +137,13 @@ def inbox(ctx: click.Context, config_path: Path, unmatched: bool, company_id: st
     zone = ZoneInfo(_zone(config_path))
     ensure_data_dir(settings.data_dir)
     engine = open_database(settings.resolved_database_url())
+    if duplicates:
+        try:
+            with Session(engine) as session:
+                _print_duplicates(session, zone, limit)
+        finally:
+            engine.dispose()
+        return
     try:
         with Session(engine) as session:
             query = select(Message, Probe).outerjoin(Probe, col(Probe.id) == col(Message.probe_id))
@@ -147,9 +168,62 @@ def inbox(ctx: click.Context, config_path: Path, unmatched: bool, company_id: st
             Text((message.subject or message.note or "")[:80]),
             Text("" if probe is None else f"{probe.company_id} {probe.ref_code}"),
             Text(match + flags),
-            Text(message.kind + (" malformed" if message.malformed else "")),
+            Text(
+                message.kind
+                + (" malformed" if message.malformed else "")
+                + (f" (copy of #{message.duplicate_of})" if message.duplicate_of is not None else "")
+            ),
         )
     console.print(table)
+
+
+def _print_duplicates(session: Session, zone: ZoneInfo, limit: int) -> None:
+    """Recognised copies (same Message-ID and body: counted once) and suspected ones (a Message-ID shared by
+    messages whose bodies differ: all counted; a person decides)."""
+    copies = session.exec(
+        select(Message)
+        .where(col(Message.duplicate_of).is_not(None))
+        .order_by(col(Message.received_at).desc())
+        .limit(limit)
+    ).all()
+    table = Table(title=Text(f"{len(copies)} copy(ies) of a message stored earlier, not counted"),
+                  title_justify="left")  # fmt: skip
+    for heading in ("#", "Received", "Source", "Copy of", "Why"):
+        table.add_column(heading, overflow="fold")
+    for message in copies:
+        table.add_row(
+            Text(str(message.id)),
+            Text(message.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")),
+            Text(f"{message.source} {message.folder or ''}".strip()),
+            Text(f"#{message.duplicate_of}"),
+            Text(message.duplicate_reason or ""),
+        )
+    console.print(table)
+    shared = session.exec(
+        select(Message.message_id)
+        .where(col(Message.duplicate_of).is_(None), col(Message.message_id).is_not(None))
+        .group_by(col(Message.message_id))
+        .having(func.count(distinct(col(Message.content_key))) > 1)
+        .limit(limit)
+    ).all()
+    suspects = Table(
+        title=Text(f"{len(shared)} Message-ID(s) shared by different messages, each counted"),
+        title_justify="left",
+    )
+    for heading in ("Message-ID", "Messages", "Kinds"):
+        suspects.add_column(heading, overflow="fold")
+    for message_id in shared:
+        rows = session.exec(
+            select(Message)
+            .where(Message.message_id == message_id, col(Message.duplicate_of).is_(None))
+            .order_by(col(Message.id))
+        ).all()
+        suspects.add_row(
+            Text(message_id or ""),
+            Text(", ".join(f"#{row.id}" for row in rows)),
+            Text(", ".join(row.kind for row in rows)),
+        )
+    console.print(suspects)
 
 
 @inbox.command("assign")

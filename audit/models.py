@@ -153,7 +153,6 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("account", "folder", "uidvalidity", "uid", name="uq_message_imap_uid"),
         UniqueConstraint("source", "delivery_key", name="uq_message_delivery"),
-        UniqueConstraint("content_key", name="uq_message_content"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -165,8 +164,14 @@ class Message(SQLModel, table=True):
     uid: int | None = Field(default=None, sa_column=Column(BigInteger))
     delivery_key: str | None = Field(default=None, max_length=255)
     """Per-transport idempotency: a webhook's event id or the raw bytes' SHA-256; a Maildir file's name."""
-    content_key: str = Field(max_length=64)
-    """sha256(normalised Message-ID or a content digest | probe): the same reply by two channels is one."""
+    content_key: str = Field(max_length=64, index=True)
+    """sha256(Message-ID | body digest | probe), or of From, Date, Subject and body without a Message-ID: the
+    same reply by two channels has the same key. Not unique: every delivery is stored (identity is the
+    transport key), and a later row with the same key points at the first by `duplicate_of`."""
+    duplicate_of: int | None = Field(default=None, foreign_key="message.id")
+    """The first stored copy of this very message (same Message-ID and body), delivered again by another
+    channel or transport key; grading, reports and the web UI count only rows where this is None."""
+    duplicate_reason: str | None = Field(default=None, sa_column=Column(Text))
     raw_sha256: str | None = Field(default=None, max_length=64, index=True)
     raw_path: str | None = Field(default=None, sa_column=Column(Text))
     raw_size: int = 0

@@ -133,14 +133,19 @@ def test_unknown_sender_stays_unmatched(engine: Engine, tmp_path: Path) -> None:
     assert message.probe_id is None and message.match_method is None
 
 
-def test_nothing_twice_by_transport_or_by_content(engine: Engine, tmp_path: Path) -> None:
+def test_one_delivery_once_and_a_copy_by_another_channel_kept_but_marked(
+    engine: Engine, tmp_path: Path
+) -> None:
     raw = email(to=f"dana.{full_token()}@replies.example.org", Message_ID="<abc@acme.co.il>")
     first = ingest(engine, raw, tmp_path, source="imap", account="a", folder="INBOX", uidvalidity=7, uid=1)
     again = ingest(engine, raw, tmp_path, source="imap", account="a", folder="INBOX", uidvalidity=7, uid=1)
     other_channel = ingest(engine, raw, tmp_path, delivery_key="maildir-name")
-    assert first.id == again.id == other_channel.id
+    assert first.id == again.id != other_channel.id  # the same transport key is the same delivery
+    assert (first.duplicate_of, other_channel.duplicate_of) == (None, first.id)
+    assert other_channel.duplicate_reason == f"same Message-ID and body as message {first.id} (imap INBOX)"
+    assert (tmp_path / str(other_channel.raw_path)).read_bytes() == raw
     with Session(engine) as session:
-        assert len(session.exec(select(Message)).all()) == 1
+        assert len(session.exec(select(Message)).all()) == 2
 
 
 def test_garbage_is_stored_raw_and_marked(engine: Engine, tmp_path: Path) -> None:
@@ -359,20 +364,23 @@ def test_a_concurrent_insert_is_recovered_in_the_savepoint(
     raw = email(to=f"dana.{full_token()}@replies.example.org", Message_ID="<race@acme.co.il>")
     imap = {"source": "imap", "account": "a", "folder": "INBOX", "uidvalidity": 7, "uid": 5}
     first = ingest(engine, raw, tmp_path, **imap)
-    real_transport, real_content = store._existing_by_transport, store._existing_by_content
-    blind = [True]  # as if another writer committed it just after our checks
+    real_transport, real_copy = store._existing_by_transport, store._first_copy
+    blind = {"transport": True, "copy": True}  # as if another writer committed it just after our checks
 
     def transport(*args: Any) -> Message | None:
-        return None if blind[0] else real_transport(*args)
-
-    def content(*args: Any) -> Message | None:
-        if blind[0]:
-            blind[0] = False
+        if blind["transport"]:
+            blind["transport"] = False
             return None
-        return real_content(*args)
+        return real_transport(*args)
+
+    def copy(*args: Any) -> Any:
+        if blind["copy"]:
+            blind["copy"] = False
+            return None
+        return real_copy(*args)
 
     monkeypatch.setattr(store, "_existing_by_transport", transport)
-    monkeypatch.setattr(store, "_existing_by_content", content)
+    monkeypatch.setattr(store, "_first_copy", copy)
     with Session(engine, expire_on_commit=False) as session:
         result = ingest_raw(session, raw, Arrival(**imap), data_dir=tmp_path)  # type: ignore[arg-type]
         session.commit()  # the failed insert was rolled back to its savepoint; the caller's transaction lives

@@ -44,12 +44,15 @@ def add_manual_reply(session: Session, *, reference: str, channel: str, at: date
             f"{at.isoformat()} is before the inquiry was submitted ({probe.submitted_at.isoformat()})"
         )
     key = hashlib.sha256(f"manual|{probe.id}|{channel}|{at.isoformat()}|{note}".encode()).hexdigest()
-    existing = session.exec(select(Message).where(Message.content_key == key)).first()
+    existing = session.exec(
+        select(Message).where(Message.source == "manual", Message.delivery_key == key)
+    ).first()
     if existing is not None:
-        return existing  # the same entry twice is one reply
+        return existing  # the same entry twice is one reply (its key is unique per source)
     message = Message(
         source="manual",
         channel=channel,
+        delivery_key=key,
         content_key=key,
         received_at=at,
         received_at_source="entered_by_hand",
@@ -79,7 +82,7 @@ def assign(session: Session, message_id: int, reference: str, *, data_dir: Path)
     message.probe_id = probe.id
     message.match_method, message.match_confidence, message.needs_review = "manual", "high", False
     if message.raw_path:
-        parsed = parse_message((data_dir / message.raw_path).read_bytes())
-        apply_facts(message, parsed, MatchResult(probe.id, "manual", "high"), session)
+        raw = (data_dir / message.raw_path).read_bytes()
+        apply_facts(message, parse_message(raw), MatchResult(probe.id, "manual", "high"), session, raw=raw)
     session.add(message)
     return message

@@ -70,7 +70,7 @@ def reparse_all(engine: Engine, *, data_dir: Path, batch_size: int = BATCH_SIZE)
                     if address and address.lower() not in named
                 )
                 match = match_message(session, parsed, envelope=envelope, received_at=message.received_at)
-                apply_facts(message, parsed, match, session)
+                apply_facts(message, parsed, match, session, raw=raw)
                 session.add(message)
                 session.flush()  # the next message's classification sees this one's new match
                 if (message.probe_id, message.kind) != before:

@@ -1,8 +1,13 @@
-"""The one door for every reply: keep the raw bytes, parse, match, classify, store once.
+"""The one door for every reply: keep the raw bytes, parse, match, classify, store every delivery.
 
 Sources call `ingest_raw` inside their own transaction (IMAP advances its checkpoint in the same one), so a
-crash either keeps both the message and the checkpoint or neither. Idempotency is by unique keys: the
-transport's own (IMAP UID, webhook event or raw hash, Maildir file name) and a content key across channels.
+crash either keeps both the message and the checkpoint or neither. A message's identity is its transport
+key (IMAP account, folder, UIDVALIDITY and UID; a webhook delivery's event id or raw hash; a Maildir file
+name): the same key again is the same delivery and stores nothing. Every other delivery is stored, with its
+raw bytes. The same message by two channels (the same Message-ID *and* the same body, for the same inquiry)
+is recognised by its content key and marked `duplicate_of` the first copy, which alone is counted; a shared
+Message-ID alone proves nothing (a CRM may reuse one for its acknowledgement and its human reply), and
+`audit inbox --duplicates` lists such reuse for a person to look at.
 
 This is the collector's hot path: lookups are prepared statements run on the session's connection (see
 `matching.lookup_connection`), the raw bytes are hashed once, and the Message is built once with its facts.
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -49,7 +56,8 @@ class Arrival:
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     message: Message
-    created: bool  # False: we had it already (same transport key or same content by another channel)
+    created: bool  # False: we had this delivery already (the same transport key)
+    duplicate_of: int | None = None  # a new row, but a copy of this earlier message (same content)
 
 
 def raw_sha256(raw: bytes) -> str:
@@ -69,11 +77,25 @@ _BY_IMAP_UID = select(col(Message.id)).where(
 _BY_DELIVERY = select(col(Message.id)).where(
     col(Message.source) == bindparam("source"), col(Message.delivery_key) == bindparam("delivery_key")
 )
-_BY_CONTENT = select(col(Message.id)).where(col(Message.content_key) == bindparam("key"))
+_BY_CONTENT = (
+    core_select(
+        col(Message.id),
+        col(Message.source),
+        col(Message.account),
+        col(Message.folder),
+        col(Message.raw_sha256),
+    )
+    .where(col(Message.content_key) == bindparam("key"), col(Message.duplicate_of).is_(None))
+    .order_by(col(Message.id))
+)
 _SIBLING_TEXTS = (
     select(col(Message.reply_text))
     .join(Probe, col(Probe.id) == col(Message.probe_id))
-    .where(col(Probe.company_id) == bindparam("company_id"), col(Message.probe_id) != bindparam("probe_id"))
+    .where(
+        col(Probe.company_id) == bindparam("company_id"),
+        col(Message.probe_id) != bindparam("probe_id"),
+        col(Message.duplicate_of).is_(None),
+    )
 )
 
 
@@ -169,20 +191,54 @@ def _existing_by_transport(session: Session, connection: Connection, arrival: Ar
     return None
 
 
-def _existing_by_content(session: Session, connection: Connection, key: str) -> Message | None:
-    return _first_message(session, connection, _BY_CONTENT, {"key": key})
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    id: int
+    source: str
+    account: str | None
+    folder: str | None
+    raw_sha256: str | None
+
+    def renumbered(self, arrival: Arrival, digest: str) -> bool:
+        """The same bytes in the same IMAP folder under a new UID: the server renumbered the folder (a new
+        UIDVALIDITY), which is no new delivery."""
+        return (
+            arrival.uid is not None
+            and (self.source, self.account, self.folder) == (arrival.source, arrival.account, arrival.folder)
+            and self.raw_sha256 == digest
+        )
+
+
+def _first_copy(connection: Connection, key: str) -> _Copy | None:
+    """The earliest counted message with this content key."""
+    row = connection.execute(_BY_CONTENT, {"key": key}).first()
+    return _Copy(row[0], row[1], row[2], row[3], row[4]) if row is not None else None
 
 
 def content_key(parsed: ParsedMessage, raw: bytes, probe_id: int | None) -> str:
-    """The same reply by two channels is one: Message-ID when there is one, else a digest of its content."""
-    return _content_key(parsed, raw_sha256(raw), probe_id)
+    """The same reply by two channels has one key: its Message-ID and its body; without a Message-ID, its
+    sender, date, subject and body; with nothing parseable, its bytes."""
+    return _content_key(parsed, raw, raw_sha256(raw), probe_id)
 
 
-def _content_key(parsed: ParsedMessage, digest: str, probe_id: int | None) -> str:
-    body = (parsed.text or "")[:4096]
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_WHITESPACE = re.compile(rb"\s+")
+
+
+def body_digest(raw: bytes) -> str:
+    """SHA-256 of everything below the header block, white space removed: every MIME part counts (two
+    bounces that differ only in their delivery-status part are two messages), and what transports change
+    (CRLF or LF line ends, trailing blanks, the headers they add) does not."""
+    end = _HEADER_END.search(raw)
+    body = raw[end.end() :] if end else b""
+    return hashlib.sha256(_WHITESPACE.sub(b"", body)).hexdigest()
+
+
+def _content_key(parsed: ParsedMessage, raw: bytes, digest: str, probe_id: int | None) -> str:
+    body = body_digest(raw)
     if parsed.message_id:
-        basis = parsed.message_id
-    elif parsed.from_address or parsed.subject or body:
+        basis = f"{parsed.message_id}|{body}"
+    elif parsed.from_address or parsed.subject or (parsed.text or "").strip():  # without a Message-ID
         basis = "|".join((parsed.from_address or "", str(parsed.date_header), parsed.subject or "", body))
     else:
         basis = digest  # nothing parseable: the bytes (their SHA-256) are the identity
@@ -198,14 +254,26 @@ def arrival_time(parsed: ParsedMessage, arrival: Arrival, now: datetime) -> tupl
     return now, "ingested"  # no better evidence: an upper bound only, and flagged as such
 
 
-def apply_facts(message: Message, parsed: ParsedMessage, match: MatchResult, session: Session) -> None:
-    """Fill the recomputable columns (parse, match, classification); used on ingest and on re-parse."""
+def apply_facts(
+    message: Message, parsed: ParsedMessage, match: MatchResult, session: Session, *, raw: bytes | None = None
+) -> None:
+    """Fill the recomputable columns (parse, match, content key, classification); used on re-parse.
+
+    Whether the message is a copy of another (`duplicate_of`) is decided once, on arrival, and kept.
+    """
     facts = _facts(parsed, match, received_at=message.received_at, assigned_by_hand=message.assigned_by_hand)
     for name, value in facts.items():
         setattr(message, name, value)
+    if raw is not None:
+        message.content_key = _content_key(parsed, raw, raw_sha256(raw), message.probe_id)
     # The message's new match is flushed before the siblings are read, as an ORM query's autoflush did.
     message.kind, message.kind_rule = _classification(
-        session, lookup_connection(session), parsed, message.probe_id, received_at=message.received_at
+        session,
+        lookup_connection(session),
+        parsed,
+        message.probe_id,
+        received_at=message.received_at,
+        raw=raw,
     )
 
 
@@ -248,6 +316,7 @@ def _classification(
     probe_id: int | None,
     *,
     received_at: datetime,
+    raw: bytes | None = None,
 ) -> tuple[str, str | None]:
     """(kind, kind_rule) of a message matched to `probe_id`, against the other replies to that company."""
     probe = session.get(Probe, probe_id) if probe_id is not None else None
@@ -261,6 +330,7 @@ def _classification(
         submitted_at=probe.submitted_at if probe else None,
         received_at=received_at,
         sibling_texts=siblings,
+        raw=raw,
     )
     return verdict.kind.value, verdict.rule
 
@@ -282,11 +352,21 @@ def ingest_raw(session: Session, raw: bytes, arrival: Arrival, *, data_dir: Path
     now = utcnow()
     received_at, received_source = arrival_time(parsed, arrival, now)
     match = match_on(connection, parsed, envelope=arrival.envelope_recipients, received_at=received_at)
-    key = _content_key(parsed, digest, match.probe_id)
-    duplicate = _existing_by_content(session, connection, key)
-    if duplicate is not None:
-        return IngestResult(duplicate, created=False)
-    kind, kind_rule = _classification(session, connection, parsed, match.probe_id, received_at=received_at)
+    key = _content_key(parsed, raw, digest, match.probe_id)
+    first = _first_copy(connection, key)
+    duplicate_of, duplicate_reason = None, None
+    if first is not None:
+        if first.renumbered(arrival, digest):
+            existing = session.get(Message, first.id)
+            assert existing is not None
+            return IngestResult(existing, created=False)
+        duplicate_of = first.id
+        same = "same Message-ID and body" if parsed.message_id else "same sender, date, subject and body"
+        where = " ".join(part for part in (first.source, first.folder) if part)
+        duplicate_reason = f"{same} as message {first.id} ({where})"
+    kind, kind_rule = _classification(
+        session, connection, parsed, match.probe_id, received_at=received_at, raw=raw
+    )
     message = Message(
         source=arrival.source,
         account=arrival.account,
@@ -295,6 +375,8 @@ def ingest_raw(session: Session, raw: bytes, arrival: Arrival, *, data_dir: Path
         uid=arrival.uid,
         delivery_key=arrival.delivery_key,
         content_key=key,
+        duplicate_of=duplicate_of,
+        duplicate_reason=duplicate_reason,
         raw_sha256=digest,
         raw_path=raw_path,
         raw_size=len(raw),
@@ -309,11 +391,8 @@ def ingest_raw(session: Session, raw: bytes, arrival: Arrival, *, data_dir: Path
         with session.begin_nested():  # a concurrent writer may have stored it a moment ago
             session.add(message)
     except IntegrityError:
-        connection = lookup_connection(session)
-        again = _existing_by_transport(session, connection, arrival) or _existing_by_content(
-            session, connection, key
-        )
+        again = _existing_by_transport(session, lookup_connection(session), arrival)
         if again is None:
             raise
         return IngestResult(again, created=False)
-    return IngestResult(message, created=True)
+    return IngestResult(message, created=True, duplicate_of=duplicate_of)

@@ -97,7 +97,8 @@ def load_wave_facts(session: Session, wave_id: int) -> WaveFacts:
             col(Message.reply_text),
         )
         .join(Probe, col(Probe.id) == col(Message.probe_id))
-        .where(col(Probe.wave_id) == wave_id)
+        # A copy of a message by a second channel (audit/collect/store.py) is not a second reply.
+        .where(col(Probe.wave_id) == wave_id, col(Message.duplicate_of).is_(None))
     ).all()
     messages: dict[int, list[MessageFacts]] = defaultdict(list)
     for row in message_rows:

@@ -50,6 +50,7 @@ def waves_progress(session: Session) -> list[WaveProgress]:
                 func.count(distinct(case((col(Message.kind) == MessageKind.HUMAN, col(Message.probe_id))))),
             )
             .join(Probe, col(Probe.id) == col(Message.probe_id))
+            .where(col(Message.duplicate_of).is_(None))  # a copy by a second channel is not a reply
             .group_by(col(Probe.wave_id))
         )
     }
@@ -115,7 +116,9 @@ def wave_page(session: Session, wave_id: int, *, data_dir: Path, page: int) -> t
     probe_ids = [probe.id for probe, _company in rows if probe.id is not None]
     if probe_ids:
         for message in session.exec(
-            select(Message).where(col(Message.probe_id).in_(probe_ids)).order_by(col(Message.received_at))
+            select(Message)
+            .where(col(Message.probe_id).in_(probe_ids), col(Message.duplicate_of).is_(None))
+            .order_by(col(Message.received_at))
         ):
             assert message.probe_id is not None
             by_probe[message.probe_id].append(message)
@@ -171,7 +174,7 @@ def unmatched_messages(session: Session, limit: int = INBOX_LIMIT) -> list[Messa
     return list(
         session.exec(
             select(Message)
-            .where(col(Message.probe_id).is_(None))
+            .where(col(Message.probe_id).is_(None), col(Message.duplicate_of).is_(None))
             .order_by(col(Message.received_at).desc())
             .limit(limit)
         ).all()
@@ -184,7 +187,11 @@ def messages_to_review(session: Session, limit: int = INBOX_LIMIT) -> list[Revie
         select(Message, Probe, Company)
         .join(Probe, col(Probe.id) == col(Message.probe_id))
         .join(Company, col(Company.id) == col(Probe.company_id))
-        .where(col(Message.needs_review).is_(True), col(Message.assigned_by_hand).is_(False))
+        .where(
+            col(Message.needs_review).is_(True),
+            col(Message.assigned_by_hand).is_(False),
+            col(Message.duplicate_of).is_(None),
+        )
         .order_by(col(Message.received_at).desc())
         .limit(limit)
     ).all()
@@ -193,5 +200,9 @@ def messages_to_review(session: Session, limit: int = INBOX_LIMIT) -> list[Revie
 
 def unmatched_count(session: Session) -> int:
     return int(
-        session.exec(select(func.count()).select_from(Message).where(col(Message.probe_id).is_(None))).one()
+        session.exec(
+            select(func.count())
+            .select_from(Message)
+            .where(col(Message.probe_id).is_(None), col(Message.duplicate_of).is_(None))
+        ).one()
     )
