@@ -212,7 +212,9 @@ class _Copy:
 def _first_copy(connection: Connection, key: str) -> _Copy | None:
     """The earliest counted message with this content key."""
     row = connection.execute(_BY_CONTENT, {"key": key}).first()
-    return _Copy(row[0], row[1], row[2], row[3], row[4]) if row is not None else None
+    if row is None or row[0] is None:
+        return None
+    return _Copy(row[0], row[1], row[2], row[3], row[4])
 
 
 def content_key(parsed: ParsedMessage, raw: bytes, probe_id: int | None) -> str:
