@@ -65,6 +65,15 @@ class ControlInfo:
     label_shown: bool
     maxlength: int | None
     pattern: str
+    minlength: int | None
+    min: str
+    max: str
+    step: str
+    inputmode: str
+    heading: str  # the fieldset's legend or the closest heading before the control in its group
+    lang: str  # the nearest lang attribute (the page's language when nothing closer says)
+    top: int  # page coordinates of the control's box, for "just above the message"
+    left: int
     options: tuple[Option, ...]
     explicit_slot: Slot | None
     explicit_submit: bool
@@ -74,6 +83,7 @@ class ControlInfo:
     def from_js(cls, raw: dict[str, Any]) -> ControlInfo:
         slot = raw.get("explicit_slot")
         maxlength = raw.get("maxlength")
+        minlength = raw.get("minlength")
         return cls(
             index=int(raw["index"]),
             group=int(raw["group"]),
@@ -105,6 +115,15 @@ class ControlInfo:
             label_shown=bool(raw.get("label_shown")),
             maxlength=int(maxlength) if isinstance(maxlength, int | float) else None,
             pattern=_str(raw, "pattern"),
+            minlength=int(minlength) if isinstance(minlength, int | float) else None,
+            min=_str(raw, "min"),
+            max=_str(raw, "max"),
+            step=_str(raw, "step"),
+            inputmode=_str(raw, "inputmode"),
+            heading=_str(raw, "heading"),
+            lang=_str(raw, "lang"),
+            top=int(raw.get("top") or 0),
+            left=int(raw.get("left") or 0),
             options=tuple(
                 Option(
                     str(o.get("label", "")),
@@ -124,6 +143,24 @@ class ControlInfo:
     @property
     def is_text(self) -> bool:
         return self.tag == "textarea" or (self.tag == "input" and self.type in TEXT_TYPES)
+
+    @property
+    def single_line(self) -> bool:
+        """A one-line text box (what a subject or title is typed into)."""
+        return self.tag == "input" and self.type in ("text", "search", "")
+
+    @property
+    def has_constraints(self) -> bool:
+        """Anything the browser checks a typed value against, beyond `required`."""
+        return bool(
+            self.pattern
+            or self.minlength
+            or self.maxlength
+            or self.min
+            or self.max
+            or self.step
+            or self.type in ("email", "url", "number", "date", "tel")
+        )
 
     @property
     def is_checkbox(self) -> bool:

@@ -15,17 +15,22 @@ from dataclasses import dataclass, field
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator
 
-from probes.classify import assign_slots, button_role, checkbox_kind
+from probes.classify import RoleDecision, assign_slots, button_role, checkbox_kind, decide_roles
 from probes.dom import ControlInfo
 from probes.locate import LocatedForm, refresh
-from probes.types import Detail, FieldFill, ProbeResult, ProbeTarget, Slot
+from probes.scripts import page_function
+from probes.types import Detail, FieldFill, FieldRole, ProbeResult, ProbeTarget, Slot
 from probes.values import (
     choose_option,
-    fallback_text,
+    company_candidates,
     fit_length,
+    form_is_hebrew,
     is_placeholder_option,
+    neutral_candidates,
     phone_variants,
     slot_value,
+    spellings,
+    subject_candidates,
 )
 from probes.vocab import normalise, vocabulary
 
@@ -62,6 +67,7 @@ class FormFiller:
         self.honeypots: dict[str, str] = {}
         self.optins: dict[str, str] = {}
         self.notes: list[str] = []
+        self.roles: dict[str, FieldRole] = {}  # every field seen, by selector, for the evidence
 
     @property
     def frame(self) -> Frame:
@@ -124,6 +130,7 @@ class FormFiller:
     ) -> FillReport:
         self.result.skipped_honeypots = [v for k, v in self.honeypots.items() if k not in self.filled]
         self.result.unticked_optins = list(self.optins.values())
+        self.result.roles = list(self.roles.values())
         return FillReport(self.form, submit=submit, failure=failure, steps=steps, notes=self.notes)
 
     async def _fill_step(self) -> None:
@@ -133,11 +140,18 @@ class FormFiller:
                 self.honeypots[control.selector] = (
                     f"{control.describe()}: {', '.join(control.honeypot_reasons)}"
                 )
+                self._set_role(
+                    control, "honeypot", 1.0, "high", list(control.honeypot_reasons), action="skipped"
+                )
         fresh = [c for c in controls if c.selector not in self.filled]
-        for slot, pick in assign_slots(fresh, taken=self.slots).items():
+        chosen = assign_slots(fresh, taken=self.slots)
+        for decision in decide_roles(fresh, chosen).values():
+            self._role_of(decision)
+        for slot, pick in chosen.items():
             control = pick.control
             if self._served_value(control):
                 self.notes.append(f"left {control.describe()} as served ({control.value!r})")
+                self._update_role(control, action="left as served", value=control.value)
                 self.slots.add(slot)
                 continue
             self.notes.append(
@@ -146,12 +160,13 @@ class FormFiller:
             if control.is_select:
                 await self._select(control, slot.value, wanted=self.target.inquiry.topic, score=pick.score)
             else:
-                value = slot_value(slot, self.target.persona, self.target.inquiry)
-                if value is None:
+                candidates = self._candidates(slot, control)
+                if candidates is None:
                     if not control.required:
+                        self._update_role(control, note="the persona has no value for it; optional")
                         continue
-                    value = fallback_text(control)
-                await self._type(control, slot, value, pick.score)
+                    candidates = company_candidates(control)
+                await self._type(control, slot.value, candidates, pick.score, phone=slot is Slot.PHONE)
             self.slots.add(slot)
         for control in fresh:
             if control.kind != "field" or not control.usable or control.selector in self.filled:
@@ -166,25 +181,100 @@ class FormFiller:
             elif control.required and not control.value:
                 await self._required_unmapped(control)
 
+    # --- the evidence of each field's role --------------------------------------------------------------
+
+    def _set_role(
+        self,
+        control: ControlInfo,
+        role: str,
+        value: float,
+        level: str,
+        why: list[str],
+        *,
+        action: str = "left empty",
+    ) -> None:
+        self.roles[control.selector] = FieldRole(
+            selector=control.selector,
+            name=control.name or control.id,
+            label=control.label_text[:200],
+            role=role,
+            confidence=value,
+            level=level,
+            why=why,
+            required=control.required,
+            action=action,
+        )
+
+    def _role_of(self, decision: RoleDecision) -> None:
+        role = decision.slot.value if decision.slot is not None else "unknown"
+        self._set_role(decision.control, role, decision.confidence, decision.level, list(decision.why))
+
+    def _update_role(self, control: ControlInfo, **changes: object) -> None:
+        entry = self.roles.get(control.selector)
+        if entry is None:
+            self._set_role(control, "unknown", 0.0, "low", [])
+            entry = self.roles[control.selector]
+        for key, value in changes.items():
+            setattr(entry, key, value)
+
+    def _candidates(self, slot: Slot, control: ControlInfo) -> list[str] | None:
+        """The persona's or the inquiry's answer for a slot, in the spellings worth trying, best first."""
+        value = slot_value(slot, self.target.persona, self.target.inquiry)
+        if value is None:
+            return None
+        if slot is Slot.PHONE:
+            return phone_variants(value, control)
+        if slot is Slot.SUBJECT:
+            return subject_candidates(value, self.target.inquiry.message, control)
+        if slot is Slot.MESSAGE:
+            return [fit_length(value, control.maxlength)]
+        if slot is Slot.EMAIL:
+            return [value]
+        return spellings([value], control)
+
     def _served_value(self, control: ControlInfo) -> bool:
         """A value the page put there itself (not a placeholder): leave it exactly as served."""
         return bool(control.value) and control.value == control.default_value and not control.is_select
 
     # --- typing and reading back ---------------------------------------------------------------------
 
-    async def _type(self, control: ControlInfo, slot: Slot, value: str, score: float) -> None:
-        loc = self._loc(control)
-        candidates = (
-            phone_variants(value, control) if slot is Slot.PHONE else [fit_length(value, control.maxlength)]
+    async def _fitting(self, control: ControlInfo, candidates: list[str]) -> tuple[list[str], str]:
+        """The candidates the field accepts, in order, and why the others were refused."""
+        if not control.has_constraints or not candidates:
+            return candidates, ""
+        raw = await self.frame.evaluate(
+            page_function("fits"), {"selector": control.selector, "candidates": candidates}
         )
+        reasons = [str(r) for r in raw.get("reasons") or ()]
+        fitting = [c for c, why in zip(candidates, reasons, strict=False) if not why]
+        refused = "; ".join(f"{c!r}: {why}" for c, why in zip(candidates, reasons, strict=False) if why)
+        note = " | ".join(x for x in (str(raw.get("note") or ""), refused) if x)
+        return fitting, note
+
+    async def _type(
+        self, control: ControlInfo, role: str, candidates: list[str], score: float, *, phone: bool = False
+    ) -> None:
+        fitting, note = await self._fitting(control, candidates)
+        if not fitting:
+            why = note or "nothing to type"
+            self._update_role(control, action="no fitting value", note=why)
+            if control.required:
+                raise _FillStop(
+                    Detail.NEEDS_HUMAN,
+                    f"No value the persona can give fits the required field {control.describe()} ({why}).",
+                )
+            self.notes.append(f"{control.describe()}: left empty, no value fits ({why})")
+            return
+        loc = self._loc(control)
         read_back: str | None = None
-        for attempt in candidates:
+        value = fitting[0]
+        for attempt in fitting:
             await loc.fill(attempt, timeout=ACTION_TIMEOUT_MS)
             # Masks and validators rewrite values on blur; what counts is what stays, so read after it (one
             # read, not two: each is a round trip to the browser, and this runs for every field).
             await loc.blur(timeout=ACTION_TIMEOUT_MS)
             read_back = await loc.input_value(timeout=ACTION_TIMEOUT_MS)
-            if read_back and (slot is not Slot.PHONE or _same_digits(attempt, read_back)):
+            if read_back and (not phone or _same_digits(attempt, read_back)):
                 value = attempt
                 break
             self.notes.append(f"{control.describe()}: typed {attempt!r}, read back {read_back!r}")
@@ -192,7 +282,8 @@ class FormFiller:
             raise _FillStop(
                 Detail.FILL_FAILED, f"The field {control.describe()} did not keep the typed value."
             )
-        self._record(control, slot.value, value, read_back, score)
+        self._record(control, role, value, read_back, score)
+        self._update_role(control, action="filled", value=value, note=note or None)
 
     async def _select(self, control: ControlInfo, slot: str, *, wanted: str | None, score: float) -> None:
         option = choose_option(control.options, wanted)
@@ -206,6 +297,9 @@ class FormFiller:
         await loc.select_option(value=option.value, timeout=ACTION_TIMEOUT_MS)
         read_back = await loc.input_value(timeout=ACTION_TIMEOUT_MS)
         self._record(control, slot, option.label, read_back, score)
+        if slot == "select":
+            self._update_role(control, role="select", why=["required list with no role: a general option"])
+        self._update_role(control, action="filled", value=option.label)
 
     async def _radio(self, control: ControlInfo, controls: list[ControlInfo]) -> None:
         group = [c for c in controls if c.is_radio and c.name == control.name and c.usable]
@@ -226,37 +320,57 @@ class FormFiller:
         for c in group:
             self.filled.add(c.selector)
         self._record(choice, "select", choice.label_text, "checked", 0.0)
+        self._update_role(
+            choice, role="select", why=["required choice with no role"], action="filled", value="checked"
+        )
 
     async def _required_unmapped(self, control: ControlInfo) -> None:
         asks = vocabulary().needs_human.search(f"{control.all_text} {control.identifier_text}")
         if asks:
+            self._update_role(control, role="needs_human", note=f"asks for {asks}")
             raise _FillStop(
                 Detail.NEEDS_HUMAN,
                 f"The form requires {control.describe()} ({asks}), which the persona lacks.",
             )
-        if not control.is_text or control.type in ("url",):
+        persona = self.target.persona
+        if control.type == "email":
+            candidates = [persona.email]  # a second address box is a confirmation of the first
+        elif control.type == "tel":
+            candidates = phone_variants(persona.phone, control)
+        elif control.is_text or control.type == "date":
+            candidates = neutral_candidates(control)
+        else:
+            candidates = []
+        if not candidates:
+            self._update_role(control, action="no fitting value", note="no neutral answer for this type")
             raise _FillStop(
                 Detail.NEEDS_HUMAN, f"The form requires {control.describe()}, which we cannot answer."
             )
-        value = fallback_text(control)
-        await self._type_fallback(control, value)
-
-    async def _type_fallback(self, control: ControlInfo, value: str) -> None:
-        loc = self._loc(control)
-        await loc.fill(value, timeout=ACTION_TIMEOUT_MS)
-        await loc.blur(timeout=ACTION_TIMEOUT_MS)
-        self._record(control, "fallback", value, await loc.input_value(timeout=ACTION_TIMEOUT_MS), 0.0)
+        language = "Hebrew" if form_is_hebrew(control) else "English"
+        entry = self.roles.get(control.selector)
+        why = [*(entry.why if entry else []), f"required, no role: a neutral answer ({language})"]
+        self._update_role(control, role="neutral", why=why)
+        await self._type(control, "neutral", candidates, 0.0, phone=control.type == "tel")
 
     # --- checkboxes -----------------------------------------------------------------------------------
 
     async def _checkbox(self, control: ControlInfo) -> None:
         kind = checkbox_kind(control)
         label = control.label_text or control.describe()
+        self._update_role(
+            control,
+            role={"marketing": "optin"}.get(kind, kind),
+            confidence=0.8 if kind != "other" else 0.3,
+            level="high" if kind != "other" else "low",
+            why=[f"checkbox words: {kind}"],
+            action="left unticked" if not control.checked else "left as served",
+        )
         if kind == "marketing":
             if control.checked:
                 # Pre-ticked opt-in: a careful person unticks it; we never subscribe the persona.
                 await self._untick(control)
                 self.optins[control.selector] = f"{label} (was pre-ticked; unticked)"
+                self._update_role(control, action="unticked")
             else:
                 self.optins[control.selector] = label
             if control.required:
@@ -267,6 +381,7 @@ class FormFiller:
         if control.explicit_consent or control.required:
             await self._tick(control)
             self._record(control, "consent", "checked", "checked", 0.0)
+            self._update_role(control, action="ticked", value="checked")
 
     async def _tick(self, control: ControlInfo) -> None:
         loc = self._loc(control)

@@ -161,6 +161,23 @@ class FieldFill:
 
 
 @dataclass(slots=True)
+class FieldRole:
+    """What the probe took one form field to be, how sure it was and why (kept for every field seen)."""
+
+    selector: str
+    name: str
+    label: str
+    role: str  # a Slot value, consent, optin, select, neutral, honeypot or unknown
+    confidence: float  # 0..1
+    level: str  # high | medium | low
+    why: list[str]
+    required: bool
+    action: str  # filled | left empty | left as served | skipped | no fitting value
+    value: str | None = None
+    note: str | None = None  # e.g. why no value could fit the field's constraints
+
+
+@dataclass(slots=True)
 class ProbeResult:
     outcome: Outcome
     detail: Detail
@@ -179,6 +196,7 @@ class ProbeResult:
     captcha: str | None = None  # the kind detected, e.g. "recaptcha"
     cookie_action: str | None = None  # what we clicked on a consent banner, e.g. "reject: Reject all"
     fields: list[FieldFill] = field(default_factory=list)
+    roles: list[FieldRole] = field(default_factory=list)  # every field of the form, filled or not
     skipped_honeypots: list[str] = field(default_factory=list)
     unticked_optins: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)

@@ -39,6 +39,8 @@ function nearbyText(el) {
   for (let depth = 0; depth < 3 && node; depth++) {
     let sib = node.previousSibling;
     while (sib) {
+      // Comments are for developers ("<!-- Email address input -->" in Start Bootstrap themes), not labels.
+      if (sib.nodeType === 8) { sib = sib.previousSibling; continue; }
       const t = squash(sib.nodeType === 3 ? sib.textContent : (sib.matches && sib.matches(FILLABLE) ? "" : sib.innerText || sib.textContent));
       if (t) return t.slice(-120);
       sib = sib.previousSibling;
@@ -48,6 +50,22 @@ function nearbyText(el) {
     if (node && node.tagName === "TD" && node.previousElementSibling) return visibleText(node.previousElementSibling, 120);
   }
   return "";
+}
+
+// The heading a control sits under when nothing labels it: its fieldset's legend, else the closest heading
+// before it inside the group (a "Ticket details" <h3> over osTicket's fields, a <legend> in a fieldset).
+function headingOf(el, group) {
+  const fs = el.closest("fieldset");
+  const legend = fs && fs.querySelector(":scope > legend");
+  if (legend) return visibleText(legend, 120);
+  if (!group) return "";
+  let best = "";
+  for (const h of group.querySelectorAll("h1, h2, h3, h4, h5, h6, legend, [role=heading]")) {
+    // A heading that holds a label is that one field's label (GOV.UK's "label as page heading"), not a section's.
+    if (h.querySelector("label, input, select, textarea")) continue;
+    if (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) best = visibleText(h, 120);
+  }
+  return best;
 }
 
 function describedBy(el) {
@@ -185,6 +203,15 @@ const add = (el, kind) => {
     container_text: hiding.containerText,
     label_shown: (el.labels && [...el.labels].some(isShown)) || false,
     maxlength: el.maxLength > 0 ? el.maxLength : null,
+    minlength: el.minLength > 0 ? el.minLength : null,
+    min: el.getAttribute("min") || "",
+    max: el.getAttribute("max") || "",
+    step: el.getAttribute("step") || "",
+    inputmode: el.getAttribute("inputmode") || "",
+    heading: kind === "button" ? "" : headingOf(el, groups[group] && groups[group].el),
+    lang: ((el.closest("[lang]") || document.documentElement).getAttribute("lang") || "").toLowerCase(),
+    top: Math.round(el.getBoundingClientRect().top + scrollY),
+    left: Math.round(el.getBoundingClientRect().left + scrollX),
     pattern: el.getAttribute("pattern") || "",
     options: el.tagName === "SELECT" ? [...el.options].map((o) => ({ label: squash(o.label || o.text), value: o.value, disabled: o.disabled, selected: o.selected })) : [],
     explicit_slot: Object.entries(explicit.fields || {}).filter(([, sel]) => safeMatches(el, sel)).map(([slot]) => slot)[0] || null,
