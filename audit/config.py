@@ -170,6 +170,8 @@ class WebhookSection(Strict):
     postmark_username_env: str | None = Field(default=None, pattern=_ENV_NAME)
     postmark_password_env: str | None = Field(default=None, pattern=_ENV_NAME)
     generic_secret_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    max_bodies_in_flight: int = Field(default=4, ge=1, le=64)
+    """Request bodies read at once (each up to 25 MB); one more is answered 503 with Retry-After, unread."""
 
 
 class MailboxSection(Strict):
@@ -359,17 +361,30 @@ class AuditConfig(Strict):
 # Loading with line numbers
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> None:
-    """Record the 1-based line of every key path in a composed YAML tree."""
-    index[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            _line_index(value_node, (*path, key), index)
-            index[(*path, key)] = key_node.start_mark.line + 1  # point at the key, not its value
-    elif isinstance(node, yaml.SequenceNode):
-        for position, item in enumerate(node.value):
-            _line_index(item, (*path, position), index)
+def _line_index(root: yaml.Node) -> dict[tuple[Any, ...], int]:
+    """The 1-based line of every key path in a composed YAML tree.
+
+    Iterative (a deep file must not exhaust Python's stack) and each node is walked once: a node reached again
+    through an alias records the alias's line and no more, so nested aliases cost their count, not their
+    expansion (issue 11: a 350-byte file of nested aliases took 10 GB here).
+    """
+    index: dict[tuple[Any, ...], int] = {}
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        index.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                index[(*path, key)] = key_node.start_mark.line + 1  # point at the key, not its value
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, position)) for position, item in enumerate(node.value))
+    return index
 
 
 def _line_of(loc: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> int:
@@ -392,6 +407,11 @@ def _clean_loc(loc: tuple[int | str, ...]) -> tuple[Any, ...]:
 def load_config(path: Path) -> AuditConfig:
     """Read and validate companies.yaml; raise ConfigError listing every problem as FILE:LINE: key: msg."""
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_CHARS * 4:  # UTF-8 takes at most 4 bytes a character: too long before reading
+            raise ConfigError(
+                [f"{path}:1: file limit: {size:,} bytes, more than {MAX_CONFIG_CHARS:,} characters"]
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file (write one from the example companies.yaml)"]) from None
@@ -401,9 +421,14 @@ def load_config(path: Path) -> AuditConfig:
 
 
 def parse_config(text: str, *, source: str = "companies.yaml") -> AuditConfig:
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ConfigError(
+            [f"{source}:1: file limit: {len(text):,} characters, more than {MAX_CONFIG_CHARS:,}"]
+        )
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = _compose_bounded(text)
+    except _LimitExceeded as ex:
+        raise ConfigError([f"{source}:{ex.line}: {ex}"]) from None
     except yaml.MarkedYAMLError as ex:
         mark = ex.problem_mark or ex.context_mark
         line = mark.line + 1 if mark else 1
@@ -414,8 +439,7 @@ def parse_config(text: str, *, source: str = "companies.yaml") -> AuditConfig:
         raise ConfigError(
             [f"{source}:1: expected a mapping with audit, mailbox, persona, inquiry, companies"]
         )
-    index: dict[tuple[Any, ...], int] = {}
-    _line_index(root, (), index)
+    index = _line_index(root)
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as ex:
@@ -429,3 +453,92 @@ def parse_config(text: str, *, source: str = "companies.yaml") -> AuditConfig:
                 message = "required key is missing"
             problems.append(f"{source}:{_line_of(loc, index)}: {_describe(loc)}: {message}")
         raise ConfigError(problems) from ex
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bounded YAML: companies.yaml may come from someone else (a shared audit, a pasted example), so its reading
+# is bounded like any untrusted input (issue 11). PyYAML has no limits of its own; these hook its composer,
+# which sees every node and alias once, before anything is built from them.
+
+MAX_CONFIG_CHARS = 1_000_000
+"""The largest companies.yaml read (a thousand companies take about 300 KB)."""
+MAX_YAML_DEPTH = 64
+"""Nested mappings and lists; the schema needs 5. PyYAML's composer recurses, so a deep file would otherwise
+end in a RecursionError (a 50,000-deep file did, issue 11)."""
+MAX_YAML_ALIASES = 1_000
+"""`*alias` uses in the file (anchors for shared settings are fine; thousands are an attack)."""
+MAX_YAML_NODES = 200_000
+"""Nodes of the document with every alias expanded, as validation walks it: nested aliases ("billion
+laughs") multiply, so 350 bytes can stand for billions of nodes."""
+
+
+class _LimitExceeded(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts depth and aliases as it goes (compose_node is called per node)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _LimitExceeded(f"YAML limit: more than {MAX_YAML_ALIASES:,} aliases (*name)", line)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _LimitExceeded(f"YAML limit: nested more than {MAX_YAML_DEPTH} levels deep", line)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _compose_bounded(text: str) -> tuple[yaml.Node | None, Any]:
+    """The composed tree (for line numbers) and the Python data built from that same tree."""
+    loader = _BoundedLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _check_expansion(root)
+        return root, loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a tree whose alias-expanded size passes MAX_YAML_NODES (counted once per distinct node)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # post-order without recursion: a node's size once all its children have theirs
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+            continue
+        total = 1 + sum(sizes[id(child)] for child in _children(node))
+        if total > MAX_YAML_NODES:
+            line = node.start_mark.line + 1
+            raise _LimitExceeded(
+                f"YAML limit: aliases expand to more than {MAX_YAML_NODES:,} values (nested aliases?)", line
+            )
+        sizes[id(node)] = total
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []

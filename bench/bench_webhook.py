@@ -78,8 +78,13 @@ def message(n: int) -> bytes:
 
 async def deliver(base_url: str, bodies: list[bytes], secret: str, clients: int) -> float:
     """Post every body with `clients` concurrent senders; return the seconds taken. Any non-200 aborts."""
+    stamp = str(int(time.time()))  # HMAC-SHA256 over `timestamp LF recipient LF body` (README, Webhooks)
     signed = [
-        (body, "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()) for body in bodies
+        (
+            body,
+            "sha256=" + hmac.new(secret.encode(), f"{stamp}\n\n".encode() + body, hashlib.sha256).hexdigest(),
+        )
+        for body in bodies
     ]
     queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
     for item in signed:
@@ -91,7 +96,9 @@ async def deliver(base_url: str, bodies: list[bytes], secret: str, clients: int)
             while not queue.empty():
                 body, signature = queue.get_nowait()
                 response = await client.post(
-                    "/webhooks/raw", content=body, headers={"X-Audit-Signature": signature}
+                    "/webhooks/raw",
+                    content=body,
+                    headers={"X-Audit-Timestamp": stamp, "X-Audit-Signature": signature},
                 )
                 if response.status_code != 200:
                     raise SystemExit(f"delivery failed: {response.status_code} {response.text[:200]}")

@@ -292,6 +292,14 @@ def site(
     engine.dispose()
 
 
+def raw_webhook_headers(raw: bytes) -> dict[str, str]:
+    """Signed as README.md says: HMAC-SHA256 over `timestamp LF recipient LF body` (no recipient here)."""
+    stamp = str(int(time.time()))
+    signed = f"{stamp}\n\n".encode() + raw
+    signature = "sha256=" + hmac.new(RAW_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    return {"X-Audit-Timestamp": stamp, "X-Audit-Signature": signature}
+
+
 # --- login ------------------------------------------------------------------------------------------------
 
 
@@ -310,8 +318,7 @@ def test_every_page_needs_a_login_but_webhooks_health_and_metrics_do_not(site: S
     # The webhook app answers with its own authentication: no login, no cookie, its own 401 and 200.
     assert client.post("/webhooks/raw", content=b"x").status_code == 401
     raw = email(to=f"dana.{TOKEN}@replies.example.org", subject="Re: by webhook", body="Hello Dana")
-    signature = "sha256=" + hmac.new(RAW_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    stored = client.post("/webhooks/raw", content=raw, headers={"X-Audit-Signature": signature})
+    stored = client.post("/webhooks/raw", content=raw, headers=raw_webhook_headers(raw))
     assert stored.status_code == 200 and stored.json()["stored"] is True
     assert "set-cookie" not in stored.headers
 
@@ -696,7 +703,6 @@ def test_metrics_are_prometheus_text_with_escaped_labels(site: Site) -> None:
 
 def test_lifespan_runs_the_spool_worker_and_the_scheduler(site: Site) -> None:
     raw = email(to=f"dana.{TOKEN}@replies.example.org", subject="Re: during the lifespan", body="Hello Dana")
-    signature = "sha256=" + hmac.new(RAW_SECRET.encode(), raw, hashlib.sha256).hexdigest()
 
     def count() -> int:
         with Session(site.engine) as session:
@@ -708,9 +714,7 @@ def test_lifespan_runs_the_spool_worker_and_the_scheduler(site: Site) -> None:
             assert site.scheduler.calls == ["start"]
             transport = httpx.ASGITransport(app=site.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://server") as client:
-                answer = await client.post(
-                    "/webhooks/raw", content=raw, headers={"X-Audit-Signature": signature}
-                )
+                answer = await client.post("/webhooks/raw", content=raw, headers=raw_webhook_headers(raw))
                 assert answer.status_code == 200
             deadline = time.monotonic() + 20
             while count() == 0:  # the worker, started by our lifespan, ingests it

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import subprocess
 import threading
 import time
 import uuid
@@ -251,13 +252,49 @@ def post_mailgun(site: Site, fields: dict[str, Any], path: str = "/webhooks/mail
     return site.client.post(path, content=body, headers={"Content-Type": content_type})
 
 
-def raw_signature(body: bytes, secret: str | None = SECRETS.generic_hmac_secret) -> str:
+_USED_STAMPS: dict[tuple[str, str], set[int]] = {}
+_USED_STAMPS_LOCK = threading.Lock()
+
+
+def fresh_stamp(body: bytes, recipient: str) -> int:
+    """A signing time not used yet for this body and recipient: now, or the latest second before it that
+    is free (a sender re-signs each retry, and its clock ticks; ours posts several in one second)."""
+    with _USED_STAMPS_LOCK:
+        used = _USED_STAMPS.setdefault((hashlib.sha256(body).hexdigest(), recipient), set())
+        stamp = int(time.time())
+        while stamp in used:
+            stamp -= 1
+        used.add(stamp)
+        return stamp
+
+
+def raw_signature(
+    body: bytes, timestamp: int, recipient: str = "", secret: str | None = SECRETS.generic_hmac_secret
+) -> str:
+    """The README's recipe, in Python: HMAC-SHA256 over `timestamp LF recipient LF body`."""
     assert secret is not None
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signed = f"{timestamp}\n{recipient}\n".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def post_raw(site: Site, body: bytes, **headers: str) -> httpx.Response:
-    all_headers = {"X-Audit-Signature": raw_signature(body), "Content-Type": "message/rfc822", **headers}
+def raw_headers(
+    body: bytes, *, recipient: str | None = None, timestamp: int | None = None, secret: str | None = None
+) -> dict[str, str]:
+    """Signed headers for a raw post; each call signs afresh, so the same body twice is no replay."""
+    stamp = fresh_stamp(body, recipient or "") if timestamp is None else timestamp
+    key = SECRETS.generic_hmac_secret if secret is None else secret
+    headers = {
+        "X-Audit-Timestamp": str(stamp),
+        "X-Audit-Signature": raw_signature(body, stamp, recipient or "", key),
+        "Content-Type": "message/rfc822",
+    }
+    if recipient is not None:
+        headers["X-Audit-Recipient"] = recipient
+    return headers
+
+
+def post_raw(site: Site, body: bytes, *, recipient: str | None = None, **headers: str) -> httpx.Response:
+    all_headers = {**raw_headers(body, recipient=recipient), **headers}
     return site.client.post("/webhooks/raw", content=body, headers=all_headers)
 
 
@@ -539,7 +576,7 @@ def test_postmark_body_that_is_not_json_is_a_bad_request(site: Site) -> None:
 
 def test_raw_with_a_good_hmac_and_recipient(site: Site) -> None:
     raw = email()
-    response = post_raw(site, raw, **{"X-Audit-Recipient": RECIPIENT})
+    response = post_raw(site, raw, recipient=RECIPIENT)
     assert response.status_code == 200, response.text
     site.drain()
     (message,) = site.messages()
@@ -554,14 +591,24 @@ def test_raw_with_a_good_hmac_and_recipient(site: Site) -> None:
         "",
         "sha256=",
         "sha256=" + "0" * 64,
+        "sha256=" + "0" * 63,
         "sha1=" + "0" * 40,
-        raw_signature(b"another body"),
-        raw_signature(b"", secret="wrong"),
+        "body",  # replaced by the signature of another body
+        "old",  # replaced by the signature of the body alone, the scheme before issue 11
+        "wrong-secret",
     ],
 )
 def test_raw_with_a_bad_hmac_stores_nothing(site: Site, signature: str | None) -> None:
     raw = email()
-    headers = {"X-Audit-Signature": signature} if signature is not None else {}
+    stamp = int(time.time())
+    substitutes = {
+        "body": raw_signature(b"another body", stamp),
+        "old": "sha256=" + hmac.new(str(SECRETS.generic_hmac_secret).encode(), raw, "sha256").hexdigest(),
+        "wrong-secret": raw_signature(raw, stamp, secret="wrong"),
+    }
+    headers = {"X-Audit-Timestamp": str(stamp)}
+    if signature is not None:
+        headers["X-Audit-Signature"] = substitutes.get(signature, signature)
     response = site.client.post("/webhooks/raw", content=raw, headers=headers)
     assert response.status_code == 401
     assert raw.decode(errors="replace") not in response.text  # never echoes the body
@@ -570,11 +617,53 @@ def test_raw_with_a_bad_hmac_stores_nothing(site: Site, signature: str | None) -
 
 def test_raw_signed_with_another_secret_stores_nothing(site: Site) -> None:
     raw = email()
-    response = site.client.post(
-        "/webhooks/raw", content=raw, headers={"X-Audit-Signature": raw_signature(raw, secret="not-ours")}
-    )
+    response = site.client.post("/webhooks/raw", content=raw, headers=raw_headers(raw, secret="not-ours"))
     assert response.status_code == 401
     site.assert_nothing_stored()
+
+
+@pytest.mark.parametrize("offset", [-3600, -302, 302, 3600])  # whole seconds: 301 may be 300.4
+def test_raw_with_a_stale_or_future_timestamp_is_refused(site: Site, offset: int) -> None:
+    raw = email()
+    response = site.client.post(
+        "/webhooks/raw", content=raw, headers=raw_headers(raw, timestamp=int(time.time()) + offset)
+    )
+    assert response.status_code == 401
+    assert "X-Audit-Timestamp" in response.json()["detail"]
+    site.assert_nothing_stored()
+
+
+@pytest.mark.parametrize("stamp", ["", "12.5", "-1", "1e9", "+1", "0x10", "1" * 13])
+def test_raw_with_a_malformed_timestamp_is_refused(site: Site, stamp: str) -> None:
+    raw = email()
+    headers = {**raw_headers(raw), "X-Audit-Timestamp": stamp}
+    assert site.client.post("/webhooks/raw", content=raw, headers=headers).status_code == 401
+    site.assert_nothing_stored()
+
+
+@pytest.mark.parametrize("recipient", [RECIPIENT, ""])
+def test_raw_readme_recipe_signs_a_post_that_is_accepted(site: Site, tmp_path: Path, recipient: str) -> None:
+    """The shell example of README.md ("Inbound-email webhooks"), run as written with openssl and curl."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    recipe = readme.split("<!-- raw-webhook-recipe -->", 2)[1]
+    script = recipe.split("```sh\n", 1)[1].split("```", 1)[0]
+    raw = email("Re: signed in the shell")
+    (tmp_path / "reply.eml").write_bytes(raw)
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "AUDIT_WEBHOOK_SECRET": str(SECRETS.generic_hmac_secret),
+        "URL": f"{site.client.base_url}".rstrip("/") + "/webhooks/raw",
+        "RECIPIENT": recipient,  # empty: curl leaves the header out, and the signature covers ""
+        "MESSAGE": str(tmp_path / "reply.eml"),
+    }
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], env=environment, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["stored"] is True
+    site.drain()
+    envelope = f"X-Original-To: {recipient}\r\n".encode() if recipient else b""
+    assert site.stored_raw() == envelope + raw
 
 
 def test_duplicate_raw_deliveries_are_stored_once(site: Site) -> None:
@@ -594,7 +683,7 @@ def test_duplicate_raw_deliveries_are_stored_once(site: Site) -> None:
 
 def test_the_same_reply_by_two_providers_is_one_message(site: Site) -> None:
     raw = email()
-    assert post_raw(site, raw, **{"X-Audit-Recipient": RECIPIENT}).json()["stored"] is True
+    assert post_raw(site, raw, recipient=RECIPIENT).json()["stored"] is True
     other = post_sendgrid(site, f"/webhooks/sendgrid/{SECRETS.sendgrid_secret}", raw)
     assert (
         other.status_code == 200
@@ -640,7 +729,7 @@ def test_on_each_database_a_token_or_a_delivery_counts_once_under_concurrency(
     site.drain()
     assert site.count() == 2
     assert len(site.spool()) == 2
-    assert site.replays() == 1
+    assert site.replays() == 1 + 8  # one Mailgun token; eight raw signatures, as each post was signed afresh
 
 
 # --- Limits, configuration, failures ---------------------------------------------------------------------
@@ -669,9 +758,7 @@ def test_a_chunked_body_over_the_limit_is_cut_off_with_413(make_site: Callable[.
         for start in range(0, len(big), 64 * 1024):
             yield big[start : start + 64 * 1024]
 
-    response = site.client.post(
-        "/webhooks/raw", content=chunks(), headers={"X-Audit-Signature": raw_signature(big)}
-    )
+    response = site.client.post("/webhooks/raw", content=chunks(), headers=raw_headers(big))
     assert response.status_code == 413
     site.assert_nothing_stored()
 
@@ -768,7 +855,7 @@ def test_the_answer_comes_before_ingestion_and_the_spool_row_holds_the_delivery(
 ) -> None:
     site = make_site(lifespan=False)  # no worker: exactly what the answer leaves behind
     raw = email()
-    response = post_raw(site, raw, **{"X-Audit-Recipient": RECIPIENT})
+    response = post_raw(site, raw, recipient=RECIPIENT)
     assert response.json() == {"stored": True, "duplicate": False, "spool_id": 1, "message_id": None}
     assert site.count() == 0
     (row,) = site.spool()

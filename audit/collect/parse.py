@@ -85,7 +85,42 @@ _CHARSET_ALIASES = {
 }
 # Python text codecs that are no mail charset and would interpret the text ("\\N{...}" escapes and such).
 _NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "undefined", "idna", "punycode"})
-_MAX_TEXT = 2_000_000  # characters of body text kept; the raw bytes are stored whole anyway
+
+# --- limits (issue 11): mail is untrusted input, so every step that could grow with it is bounded. A message
+# over a limit is still stored raw and whole (store.ingest_raw keeps the bytes before parsing); its parse
+# reads what fits, says what it cut in `defects`, and is classified from that.
+MAX_PARSED_BYTES = 5 * 1024 * 1024
+"""Bytes of a message given to the MIME parser, which takes about ten times its input in memory. Text and
+delivery reports come first in real mail; what lies past this is attachments, never decoded anyway."""
+MAX_HEADER_BYTES = 256 * 1024
+"""The header section read (the rest of it is skipped, the body still read)."""
+MAX_HEADERS = 1_000
+"""Header fields read (a long-travelled message has some 50)."""
+MAX_HEADER_CHARS = 64 * 1024
+"""One header's value (a To of a thousand recipients fits)."""
+MAX_ADDRESS_CHARS = 16 * 1024
+"""Of one address header given to the address parsers, which slow down on long lists."""
+MAX_ENCODED_WORDS = 100
+"""RFC 2047 encoded words decoded in one header: the stdlib decoders take time and memory that grow faster
+than the header (a Subject of 20,000 took 10 s and 5.9 GB); a real long Subject has a dozen."""
+MAX_MIME_PARTS = 1_000
+"""MIME parts read (counted by boundary lines before parsing)."""
+MAX_MIME_DEPTH = 32
+"""Nesting of multiparts and attached messages read (a forward of a forward of a bounce is 6 deep)."""
+MAX_TEXT_CHARS = 2_000_000
+"""Characters of body text kept (all text parts together)."""
+MAX_HTML_CHARS = 1_000_000
+"""Characters of HTML given to the sanitiser and to HTML-to-text."""
+MAX_HTML_TO_TEXT_CHARS = 300_000
+"""Of those, the characters inscriptis turns into text when there is no text/plain part: it is pure Python
+and lays out tables cell by cell (a 20,000-row table took seconds); a reply is rarely a tenth of this."""
+MAX_HTML_DEPTH = 100
+"""Element nesting given to the sanitiser: html5ever's tree building (nh3) costs the depth for every tag
+(1 MB of nested <div>s took over 100 s) and lxml (under inscriptis) reads nothing past 255 levels."""
+MAX_HTML_FORMATTING = 8
+"""Formatting elements (<b>, <font>, <a>...) open at once, or left open: HTML re-opens every one of them in
+each new block, so 20,000 of them took 44 s in nh3 (and each kept one is copied into every later block)."""
+_MAX_TEXT = MAX_TEXT_CHARS  # per part, before the total cut
 
 _SURROGATES = re.compile("[\ud800-\udfff]+")
 _ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
@@ -122,23 +157,39 @@ def _guarded(defects: list[str], what: str, attempt: Callable[[], T]) -> T | Non
 
 
 def _parse(raw: bytes, defects: list[str]) -> ParsedMessage:
-    msg = _read_mime(raw, defects)
-    parts = list(_walk(msg))
+    msg = bounded_mime(raw, defects)
+    parts = list(_walk(msg, defects))
     plains, htmls, hint = _body_parts(parts)
     headers = _HeaderReader(msg, hint, defects)
 
-    html_source = _CONTROL.sub("", "\n".join(_part_text(part, defects) for part in htmls)) if htmls else None
+    html_source = None
+    if htmls:
+        html_source = _bounded_html(
+            _CONTROL.sub("", "\n".join(_part_text(part, defects) for part in htmls)), defects
+        )
     text = "\n\n".join(_part_text(part, defects) for part in plains)
+    if len(text) > MAX_TEXT_CHARS:
+        defects.append(f"limit: body text of {len(text):,} characters cut to {MAX_TEXT_CHARS:,}")
+        text = text[:MAX_TEXT_CHARS]
     for part, _inside in parts:  # after decoding, which records bad base64 and the like on the part
         for defect in getattr(part, "defects", ()):
             defects.append(_CAMEL.sub(" ", type(defect).__name__.removesuffix("Defect")).lower())
     if not text.strip() and html_source:
-        text = _guarded(defects, "HTML to text failed", lambda: _html_to_text(html_source)) or ""
+        source = html_source
+        if len(source) > MAX_HTML_TO_TEXT_CHARS:
+            cut = source.rfind("<", 0, MAX_HTML_TO_TEXT_CHARS)
+            source = source[: cut if cut > 0 else MAX_HTML_TO_TEXT_CHARS]
+            defects.append(f"limit: HTML to text read the first {len(source):,} characters")
+        text = _guarded(defects, "HTML to text failed", lambda: _html_to_text(source)) or ""
     html_sanitized = None
     if html_source is not None:
         html_sanitized = _guarded(
             defects, "HTML sanitizing failed", lambda: _cleaner().clean(html_source).strip()
         )
+        if html_sanitized is not None and len(html_sanitized) > MAX_HTML_CHARS:  # re-opened elements add up
+            cut = html_sanitized.rfind("<", 0, MAX_HTML_CHARS)
+            defects.append(f"limit: sanitised HTML of {len(html_sanitized):,} characters; kept the first")
+            html_sanitized = html_sanitized[: cut if cut > 0 else MAX_HTML_CHARS]
     reply_text = _guarded(defects, "reply extraction failed", lambda: reply_part(text)) or ""
 
     from_address = headers.first_address("from")
@@ -171,12 +222,85 @@ def _parse(raw: bytes, defects: list[str]) -> ParsedMessage:
     )
 
 
-def _read_mime(raw: bytes, defects: list[str]) -> Message:
+def bounded_mime(raw: bytes, defects: list[str]) -> Message:
+    """The MIME tree of what fits the limits (MAX_PARSED_BYTES, MAX_HEADER_BYTES, MAX_HEADERS,
+    MAX_MIME_PARTS, MAX_MIME_DEPTH); every cut is added to `defects`. Never raises.
+
+    The bounce check (bounces.mime_tree) reads the same tree, so no parse of a message is unbounded.
+    """
+    data = _bounded_source(raw, defects)
     parser = email.parser.BytesParser(policy=email.policy.compat32)
-    parsed = _guarded(defects, "MIME unreadable", lambda: parser.parsebytes(raw))
-    if parsed is None:  # e.g. nesting deep enough to exhaust the recursive parser: keep the headers at least
-        parsed = _guarded(defects, "headers unreadable", lambda: parser.parsebytes(raw, headersonly=True))
+    try:
+        return parser.parsebytes(data)
+    except RecursionError:  # the stdlib parser recurses once per nesting level
+        cut = _nth_match(_BOUNDARY_PARAM, data, MAX_MIME_DEPTH)
+        defects.append(f"limit: MIME nested too deep to parse; read up to nested part {MAX_MIME_DEPTH}")
+        data = data[: data.rfind(b"\n", 0, cut) + 1] if cut is not None else data
+    except Exception as ex:
+        defects.append(f"MIME unreadable: {type(ex).__name__}: {str(ex)[:120]}")
+    parsed = _guarded(defects, "MIME unreadable", lambda: parser.parsebytes(data))
+    if parsed is None:  # keep the headers at least
+        parsed = _guarded(defects, "headers unreadable", lambda: parser.parsebytes(data, headersonly=True))
     return parsed if parsed is not None else Message(policy=email.policy.compat32)
+
+
+_BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
+_BOUNDARY_LINE = re.compile(rb"^--", re.MULTILINE)
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
+def _nth_match(pattern: re.Pattern[bytes], data: bytes, n: int) -> int | None:
+    """Where the n-th (1-based) match of `pattern` starts, or None if there are fewer."""
+    for count, match in enumerate(pattern.finditer(data), start=1):
+        if count == n:
+            return match.start()
+    return None
+
+
+def _bounded_source(raw: bytes, defects: list[str]) -> bytes:
+    """The bytes the MIME parser may see: cut at MAX_PARSED_BYTES, the header section at MAX_HEADER_BYTES and
+    MAX_HEADERS fields, the body before boundary line MAX_MIME_PARTS + 1. Cuts fall at line ends."""
+    data = raw
+    if len(data) > MAX_PARSED_BYTES:
+        end = data.rfind(b"\n", 0, MAX_PARSED_BYTES) + 1 or MAX_PARSED_BYTES
+        defects.append(f"limit: message of {len(raw):,} bytes; parsed the first {end:,}")
+        data = data[:end]
+    data = _bounded_header_section(data, defects)
+    cut = _nth_match(_BOUNDARY_LINE, data, MAX_MIME_PARTS + 1)
+    if cut is not None:
+        defects.append(f"limit: more than {MAX_MIME_PARTS:,} MIME boundary lines; read the parts before")
+        data = data[:cut]
+    return data
+
+
+def _bounded_header_section(data: bytes, defects: list[str]) -> bytes:
+    """`data` with its header section cut to MAX_HEADERS fields and MAX_HEADER_BYTES; the body kept."""
+    position = 0
+    fields = 0
+    while position < len(data):
+        end = data.find(b"\n", position)
+        end = len(data) if end < 0 else end + 1
+        line = data[position:end]
+        if line in (b"\n", b"\r\n"):  # the blank line: the header section is within the limits
+            return data
+        if line[:1] not in (b" ", b"\t"):
+            fields += 1
+            if fields > MAX_HEADERS:
+                defects.append(
+                    f"limit: more than {MAX_HEADERS:,} header fields; read the first {MAX_HEADERS:,}"
+                )
+                return data[:position] + _body_after(data, position)
+        if end > MAX_HEADER_BYTES:
+            defects.append(f"limit: header section over {MAX_HEADER_BYTES:,} bytes; read the first")
+            return data[:MAX_HEADER_BYTES] + b"\r\n" + _body_after(data, position)
+        position = end
+    return data
+
+
+def _body_after(data: bytes, position: int) -> bytes:
+    """The blank line ending the header section that `position` is in, and the body after it."""
+    blank = _BLANK_LINE.search(data, max(position - 1, 0))
+    return data[blank.start() + 1 :] if blank is not None else b"\r\n"
 
 
 def _finish_defects(defects: list[str]) -> tuple[str, ...]:
@@ -194,17 +318,28 @@ def _clean(value: str) -> str:
 # --- MIME structure and bodies ---------------------------------------------------------------------------
 
 
-def _walk(msg: Message) -> Iterator[tuple[Message, bool]]:
-    """Every part depth-first, without recursion; the flag says it sits inside an attached message."""
-    stack: list[tuple[Message, bool]] = [(msg, False)]
+def _walk(msg: Message, defects: list[str]) -> Iterator[tuple[Message, bool]]:
+    """Every part depth-first, without recursion, to MAX_MIME_DEPTH and MAX_MIME_PARTS; the flag says it sits
+    inside an attached message."""
+    stack: list[tuple[Message, bool, int]] = [(msg, False, 0)]
+    count = 0
     while stack:
-        part, inside = stack.pop()
+        part, inside, depth = stack.pop()
+        count += 1
+        if count > MAX_MIME_PARTS + 1:  # the parts and the message itself
+            defects.append(f"limit: more than {MAX_MIME_PARTS:,} MIME parts; read the first")
+            return
         yield part, inside
         if part.is_multipart():
             children = part.get_payload()
             if isinstance(children, list):
+                if depth >= MAX_MIME_DEPTH:
+                    defects.append(f"limit: MIME nested deeper than {MAX_MIME_DEPTH}; deeper parts not read")
+                    continue
                 nested = inside or (part is not msg and part.get_content_maintype() == "message")
-                stack.extend((child, nested) for child in reversed(children) if isinstance(child, Message))
+                stack.extend(
+                    (child, nested, depth + 1) for child in reversed(children) if isinstance(child, Message)
+                )
 
 
 def _body_parts(parts: list[tuple[Message, bool]]) -> tuple[list[Message], list[Message], str | None]:
@@ -294,6 +429,130 @@ def _decode_escaped(value: str, hint: str | None) -> str:
     return _ESCAPED_BYTES.sub(run, decoded)
 
 
+# Elements the HTML parsing algorithm never leaves open (void), keeps re-opening (formatting), or closes when
+# a sibling of the same name opens. A hand-written approximation on purpose: it only decides which start
+# tags to drop past the limits, and html5ever (nh3) still does the real parsing of whatever is kept.
+_VOID_TAGS = frozenset(
+    {
+        "area",
+        "base",
+        "basefont",
+        "bgsound",
+        "br",
+        "col",
+        "embed",
+        "frame",
+        "hr",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+_FORMATTING_TAGS = frozenset(
+    {"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u"}
+)
+_SIBLING_CLOSED_TAGS = frozenset(
+    {
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "option",
+        "optgroup",
+        "tr",
+        "td",
+        "th",
+        "thead",
+        "tbody",
+        "tfoot",
+        "rb",
+        "rt",
+        "rp",
+    }
+)
+# Elements whose content is text, not markup: never dropped, so a <script> or <style> stays one for nh3.
+_RAW_TEXT_TAGS = frozenset(
+    {"script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"}
+)
+_SCOPE_TAGS = frozenset({"td", "th", "caption", "applet", "object", "marquee", "template"})
+_END_TAG_SEARCH = 64  # open elements an end tag is matched against (deeper: treated as stray)
+# A start or end tag; bounded everywhere, so a "<" that opens no tag costs a short scan, never the whole text.
+_TAG = re.compile(
+    r"<(/?)([A-Za-z][^\t\n\f\r />]{0,63})(?:[^<>\"']|\"[^\"]{0,2048}\"|'[^']{0,2048}'){0,4096}>"
+)
+
+
+def _bounded_html(html: str, defects: list[str]) -> str:
+    """HTML within MAX_HTML_CHARS, without the start (and matching end) tags past MAX_HTML_DEPTH nested
+    elements or MAX_HTML_FORMATTING open formatting elements; the text inside them stays."""
+    if len(html) > MAX_HTML_CHARS:
+        cut = html.rfind("<", 0, MAX_HTML_CHARS)
+        cut = cut if cut > 0 else MAX_HTML_CHARS
+        defects.append(f"limit: HTML of {len(html):,} characters; read the first {cut:,}")
+        html = html[:cut]
+    # Open elements: (name, start tag kept, open formatting elements when it opened). A cell (td, th,
+    # caption...) is a scope: the formatting elements left open in it end with it, as in HTML parsing.
+    stack: list[tuple[str, bool, int]] = []
+    formatting = 0
+    dropped: list[tuple[int, int]] = []
+    lowered = html.lower()
+    position = 0
+    while (match := _TAG.search(html, position)) is not None:
+        position = match.end()
+        name = match.group(2).lower()
+        if name in _RAW_TEXT_TAGS and not match.group(1):  # kept whatever the depth; its text is no markup
+            end = lowered.find(f"</{name}", position)
+            position = len(html) if end < 0 else end
+            continue
+        if match.group(1):  # an end tag closes its element and everything opened inside it
+            for index in range(len(stack) - 1, max(len(stack) - 1 - _END_TAG_SEARCH, -1), -1):
+                if stack[index][0] == name:
+                    if not stack[index][1]:
+                        dropped.append(match.span())
+                    elif name in _FORMATTING_TAGS:
+                        formatting -= 1
+                    formatting = _close(stack, index, formatting)
+                    break
+            continue
+        if name in _VOID_TAGS:
+            continue
+        if name in _SIBLING_CLOSED_TAGS and stack and stack[-1][0] == name:
+            formatting = _close(stack, len(stack) - 1, formatting)
+        is_formatting = name in _FORMATTING_TAGS
+        keep = len(stack) < MAX_HTML_DEPTH and not (is_formatting and formatting >= MAX_HTML_FORMATTING)
+        stack.append((name, keep, formatting))
+        if keep and is_formatting:
+            formatting += 1
+        if not keep:
+            dropped.append(match.span())
+    if not dropped:
+        return html
+    defects.append(
+        f"limit: HTML nested over {MAX_HTML_DEPTH} elements or {MAX_HTML_FORMATTING} open formatting "
+        f"elements; {len(dropped):,} tags dropped, their text kept"
+    )
+    pieces: list[str] = []
+    start = 0
+    for begin, end in dropped:
+        pieces.append(html[start:begin])
+        start = end
+    pieces.append(html[start:])
+    return "".join(pieces)
+
+
+def _close(stack: list[tuple[str, bool, int]], index: int, formatting: int) -> int:
+    """Pop the elements from `index` up; the open-formatting count, reset by the outermost cell closed."""
+    cell = next((entry for entry in stack[index:] if entry[0] in _SCOPE_TAGS), None)
+    del stack[index:]
+    return min(formatting, cell[2]) if cell is not None else formatting
+
+
 def _html_to_text(html: str) -> str:
     return _clean(str(get_text(html)))
 
@@ -336,8 +595,13 @@ class _HeaderReader:
                     defects.append(f"8-bit bytes in {key} header are not UTF-8")
                 unfolded = _decode_escaped(unfolded, hint)
             unfolded = _clean(unfolded)
+            if len(unfolded) > MAX_HEADER_CHARS:
+                defects.append(f"limit: {key[:40]} header of {len(unfolded):,} characters; read the first")
+                unfolded = unfolded[:MAX_HEADER_CHARS]
             self.raw.setdefault(key, []).append(unfolded)
-            decoded.setdefault(key, []).append(_clean(_decode_words(unfolded)).strip())
+            decoded.setdefault(key, []).append(
+                _clean(_decode_words(_few_words(key, unfolded, defects))).strip()
+            )
         self.decoded = {key: tuple(values) for key, values in decoded.items()}
 
     def first(self, name: str) -> str | None:
@@ -371,6 +635,20 @@ class _HeaderReader:
         return parsed, zone_missing
 
 
+_ENCODED_WORD = re.compile(r"=\?[^?\s]{1,80}\?[BbQq]\?")
+
+
+def _few_words(key: str, value: str, defects: list[str]) -> str:
+    """The value cut before its encoded word MAX_ENCODED_WORDS + 1."""
+    if "=?" not in value:
+        return value
+    for count, match in enumerate(_ENCODED_WORD.finditer(value), start=1):
+        if count > MAX_ENCODED_WORDS:
+            defects.append(f"limit: {key[:40]} header has over {MAX_ENCODED_WORDS} encoded words; read those")
+            return value[: match.start()]
+    return value
+
+
 def _decode_words(value: str) -> str:
     if "=?" not in value:
         return value
@@ -392,6 +670,7 @@ def _decode_words(value: str) -> str:
 
 
 def _addresses(value: str) -> list[str]:
+    value = value[:MAX_ADDRESS_CHARS]  # the cut is recorded where the header was read, if over its own limit
     found: list[str] = []
     try:
         header: Any = email.policy.default.header_factory("to", value)

@@ -162,7 +162,13 @@ def create_server_app(
             "AUDIT_WEB_TRUSTED_HEADER; until then every page refuses"
         )
     codec = SessionCodec(session_secret(settings))
-    webhooks = create_webhook_app(engine, data_dir=settings.data_dir, secrets=webhook_secrets(config))
+    section = config.mailbox.webhooks
+    webhooks = create_webhook_app(
+        engine,
+        data_dir=settings.data_dir,
+        secrets=webhook_secrets(config),
+        max_bodies_in_flight=section.max_bodies_in_flight if section is not None else 4,
+    )
     up_since = datetime.now(UTC)
 
     @asynccontextmanager

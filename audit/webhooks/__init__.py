@@ -1,7 +1,8 @@
 """Inbound-email webhooks (Mailgun, SendGrid, Postmark, a generic signed raw-MIME endpoint).
 
 `create_webhook_app(engine, data_dir=..., secrets=WebhookSecrets(...))` returns the FastAPI app that
-`audit serve` runs; `app` builds it, `auth` checks each provider's credentials, `providers` turns a payload
+`audit serve` runs; `app` builds it, `auth` checks each provider's credentials, `bodies` reads a request body
+at a bounded cost (slots, a size and a time limit, spooled off the heap), `providers` turns a payload
 into one `Delivery`, `mime` prepends the envelope recipient or rebuilds a message from parsed parts, `spool`
 ingests what was accepted (in the app's background, or now with `process_spool`).
 """

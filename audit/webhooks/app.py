@@ -1,12 +1,16 @@
 """The inbound-email webhook app: authenticate, store the raw message, answer, then process (design §7).
 
-Order of work for every request: refuse an unconfigured endpoint (404); authenticate on what arrived, before
-anything is written (401); read at most `max_body_bytes`, counting while streaming (413 past it); write the
-raw bytes (`keep_raw`, fsynced) and commit one `InboundSpool` row (with a Mailgun token, in the same
-transaction); only then answer 200. Parsing, matching and classifying follow in the background
-(`audit.webhooks.spool`: a worker started and stopped with the app's lifespan). Our own failures (database
-down, disk full) answer 500 so the provider retries; 403 and 406, which make Postmark and Mailgun give up, are
-never used.
+Order of work for every request: refuse an unconfigured endpoint (404); authenticate on the headers and URL
+where the provider allows it (SendGrid, Postmark; the raw endpoint's timestamp), before reading a byte of the
+body (401); take one of `max_bodies_in_flight` body slots (503 with Retry-After when none is free, the body
+unread); read at most `max_body_bytes` within `body_timeout_s`, counting while streaming into a temporary
+spool, never all in memory before the sender is known (413, 408); authenticate what needs the body (Mailgun's
+signature, as soon as its fields have arrived; the raw endpoint's HMAC); only then read it into memory,
+write the raw bytes (`keep_raw`, fsynced) and commit one `InboundSpool` row (with a Mailgun token or the raw
+post's signature, in the same transaction), and answer 200. A request we cannot read is 4xx, never 500.
+Parsing, matching and classifying follow in the background (`audit.webhooks.spool`: a worker started and
+stopped with the app's lifespan). Our own failures (database down, disk full) answer 500 so the provider
+retries; 403 and 406, which make Postmark and Mailgun give up, are never used.
 """
 
 from __future__ import annotations
@@ -15,13 +19,12 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -31,7 +34,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.types import Message as AsgiMessage
 
 from audit.collect.store import Arrival, keep_raw, raw_sha256
 from audit.models import InboundSpool, WebhookReplay, utcnow
@@ -40,14 +42,24 @@ from audit.webhooks.auth import (
     basic_auth_ok,
     mailgun_fresh,
     mailgun_signature_ok,
-    raw_signature_ok,
+    raw_signature_hex,
+    raw_signer,
+    raw_timestamp,
     same,
 )
-from audit.webhooks.mime import Attachment, with_envelope
+from audit.webhooks.bodies import (
+    SPOOL_FOLDER,
+    BodySlots,
+    BodyTooLarge,
+    BodyTooSlow,
+    Busy,
+    spooled_body,
+    spooled_form,
+)
+from audit.webhooks.mime import with_envelope
 from audit.webhooks.providers import (
     BadPayload,
     Delivery,
-    FormFields,
     mailgun_delivery,
     postmark_delivery,
     raw_delivery,
@@ -57,9 +69,12 @@ from audit.webhooks.spool import POLL_S, SpoolWorker, encode_recipients, writing
 
 log = logging.getLogger("audit.webhooks")
 
-MAX_FORM_FIELDS = 1000
-MAX_FORM_FILES = 1000  # attachments, when a provider posts parsed parts; the body limit bounds them anyway
 MAX_TOKEN_CHARS = 255
+MAX_BODIES_IN_FLIGHT = 4  # x 25 MB read into memory once authenticated; a stranger's body stays on disk
+BODY_TIMEOUT_S = 120.0  # 25 MB at 200 KB/s; a slower sender would hold a slot for longer
+RETRY_AFTER_S = 10
+SLOT_WAIT_S = 5.0  # providers wait 10 s or more for an answer; a burst of small deliveries is served
+MAILGUN_SIGNED = frozenset({"timestamp", "token", "signature"})
 REPLAY_PRUNE_EVERY_S = 600.0
 _BASIC = {"WWW-Authenticate": 'Basic realm="audit webhooks"'}
 _SECRET_PATH = re.compile(r"(/webhooks/sendgrid/)[^/?\s]+")
@@ -67,12 +82,8 @@ SPOOL: Table = InboundSpool.__table__  # type: ignore[attr-defined]
 REPLAY: Table = WebhookReplay.__table__  # type: ignore[attr-defined]
 
 
-class BodyTooLarge(Exception):
-    """Raised while reading a request body that passes the limit."""
-
-
 class Replayed(Exception):
-    """A Mailgun token seen before."""
+    """A Mailgun token or a raw post's signature seen before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,72 +95,6 @@ class Accepted:
 
 def _refuse(status: int, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
     raise HTTPException(status_code=status, detail=detail, headers=headers)
-
-
-def _bounded(request: Request, limit: int, *, content_type: str | None = None) -> Request:
-    """The same request, whose body reading stops with `BodyTooLarge` once past `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    upstream = request.receive
-    received = 0
-
-    async def receive() -> AsgiMessage:
-        nonlocal received
-        message = await upstream()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge
-        return message
-
-    scope = dict(request.scope)
-    if content_type is not None:
-        others = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"content-type"]
-        scope["headers"] = [*others, (b"content-type", content_type.encode("latin-1"))]
-    return Request(scope, receive)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    return await _bounded(request, limit).body()
-
-
-async def read_form(request: Request, limit: int) -> FormFields:
-    """A form post's fields as exact bytes; parts up to `limit` (Starlette's default stops at 1 MB)."""
-    content_type = request.headers.get("content-type", "")
-    media_type = content_type.partition(";")[0].strip().lower()
-    if media_type == "application/x-www-form-urlencoded":
-        body = await read_body(request, limit)
-        try:  # latin-1 maps every percent-decoded byte to one character, so nothing is lost or replaced
-            pairs = parse_qsl(
-                body.decode("latin-1"),
-                keep_blank_values=True,
-                encoding="latin-1",
-                max_num_fields=MAX_FORM_FIELDS,
-            )
-        except ValueError as ex:
-            raise BadPayload(str(ex)) from ex
-        urlencoded: dict[str, list[bytes]] = {}
-        for name, value in pairs:
-            urlencoded.setdefault(name, []).append(value.encode("latin-1"))
-        return FormFields(urlencoded)
-    if media_type != "multipart/form-data":
-        raise BadPayload("expected a form post (multipart/form-data or application/x-www-form-urlencoded)")
-    # Starlette decodes text parts with the declared charset; latin-1 makes that lossless for raw 8-bit MIME.
-    latin1 = re.sub(r";\s*charset=[^;]*", "", content_type, flags=re.IGNORECASE) + "; charset=latin-1"
-    bounded = _bounded(request, limit, content_type=latin1)
-    values: dict[str, list[bytes]] = {}
-    files: dict[str, list[Attachment]] = {}
-    async with bounded.form(
-        max_part_size=limit, max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS
-    ) as form:
-        for field_name, item in form.multi_items():
-            if isinstance(item, str):
-                values.setdefault(field_name, []).append(item.encode("latin-1"))
-            else:
-                data = await item.read()
-                files.setdefault(field_name, []).append(Attachment(item.filename, item.content_type, data))
-    return FormFields(values, files)
 
 
 class _RedactSecretPaths(logging.Filter):
@@ -222,6 +167,7 @@ class _Pending:
     raw: bytes
     raw_path: str
     arrival: Arrival
+    provider: str
     token: str | None
     outcome: Accepted | Replayed | Exception | None = None
 
@@ -234,10 +180,10 @@ class Receiver:
     transaction (one fsync), and the others find theirs done. A token and its spool row share a transaction.
     """
 
-    def __init__(self, engine: Engine, *, data_dir: Path, mailgun_max_age_s: int) -> None:
+    def __init__(self, engine: Engine, *, data_dir: Path, max_age_s: int) -> None:
         self.engine = engine
         self.data_dir = data_dir
-        self.replay_window = timedelta(seconds=2 * mailgun_max_age_s + 60)  # timestamps may be ahead of us
+        self.replay_window = timedelta(seconds=2 * max_age_s + 60)  # timestamps may be ahead of us
         self._pruned_at = 0.0
         self.worker: SpoolWorker | None = None
         self.in_flight = 0
@@ -246,24 +192,21 @@ class Receiver:
         self._queue_guard = threading.Lock()
         self._commit_lock = threading.Lock()
 
-    def _token_seen(self, token: str) -> bool:
+    def _token_seen(self, provider: str, token: str) -> bool:
         with self.engine.connect() as connection:
             found = connection.execute(
-                select(REPLAY.c.id).where(REPLAY.c.provider == "mailgun", REPLAY.c.token == token)
+                select(REPLAY.c.id).where(REPLAY.c.provider == provider, REPLAY.c.token == token)
             ).first()
         return found is not None
 
-    def _claim_token(self, connection: Connection, token: str) -> bool:
+    def _claim_token(self, connection: Connection, provider: str, token: str) -> bool:
+        """Record the token (a unique row per provider and token); False when it was there already."""
         now = utcnow()
         if time.monotonic() - self._pruned_at > REPLAY_PRUNE_EVERY_S:
             self._pruned_at = time.monotonic()
-            connection.execute(
-                delete(REPLAY).where(
-                    REPLAY.c.provider == "mailgun", REPLAY.c.seen_at < now - self.replay_window
-                )
-            )
+            connection.execute(delete(REPLAY).where(REPLAY.c.seen_at < now - self.replay_window))
         return (
-            _insert_new(connection, REPLAY, {"provider": "mailgun", "token": token, "seen_at": now})
+            _insert_new(connection, REPLAY, {"provider": provider, "token": token, "seen_at": now})
             is not None
         )
 
@@ -306,11 +249,11 @@ class Receiver:
             transport_time=None,  # no provider sends a receipt time; Mailgun's timestamp is its signing time
         )
         token = delivery.replay_token
-        if token is not None and self._token_seen(token):
-            raise Replayed
+        if token is not None and self._token_seen(delivery.provider, token):
+            raise Replayed(delivery.provider)
         # First, outside the lock: the file and its name are durable (fsynced) before the row commits.
         raw_path = keep_raw(raw, self.data_dir)
-        return self._commit(_Pending(raw, raw_path, arrival, token))
+        return self._commit(_Pending(raw, raw_path, arrival, delivery.provider, token))
 
     def _commit(self, pending: _Pending) -> Accepted:
         with self._queue_guard:
@@ -324,7 +267,7 @@ class Receiver:
         if isinstance(outcome, Accepted):
             return outcome
         if isinstance(outcome, Replayed):
-            raise Replayed
+            raise Replayed(pending.provider)
         raise StoreFailed("could not commit the spool row") from outcome
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
@@ -332,7 +275,9 @@ class Receiver:
         try:
             with writing(self.engine), self.engine.begin() as connection:
                 for pending in batch:
-                    if pending.token is not None and not self._claim_token(connection, pending.token):
+                    if pending.token is not None and not self._claim_token(
+                        connection, pending.provider, pending.token
+                    ):
                         outcomes.append(Replayed())  # a token seen before: nothing of this delivery is kept
                         continue
                     outcomes.append(self._spool(connection, pending.raw, pending.raw_path, pending.arrival))
@@ -357,16 +302,23 @@ class Receiver:
         """Build the delivery and spool it in a worker thread (the database is synchronous); answer."""
 
         def work() -> tuple[Delivery, Accepted]:
-            delivery = build()
+            try:
+                delivery = build()
+            except BadPayload:
+                raise
+            except Exception as ex:  # a payload no rule foresaw: 400 (a 500 is retried for days), logged
+                log.exception("webhook: could not read an authenticated payload; answering 400")
+                raise BadPayload("could not read the payload") from ex
             return delivery, self.store(delivery)
 
         try:
             delivery, accepted = await run_in_threadpool(work)
         except BadPayload as ex:
             _refuse(400, str(ex))
-        except Replayed:
-            log.warning("webhook mailgun: refused a replayed token")
-            _refuse(401, "replayed token")
+        except Replayed as ex:
+            what = "signature" if ex.args and ex.args[0] == "raw" else "token"
+            log.warning("webhook %s: refused a replayed %s", ex.args[0] if ex.args else "?", what)
+            _refuse(401, f"replayed {what}")
         except (StoreFailed, SQLAlchemyError, OSError):
             log.exception("webhook: could not store a delivery; answering 500 so the provider retries")
             _refuse(500, "could not store the message; retry later")
@@ -395,15 +347,23 @@ def create_webhook_app(
     data_dir: Path,
     secrets: WebhookSecrets,
     max_body_bytes: int = 25 * 1024 * 1024,
+    max_bodies_in_flight: int = MAX_BODIES_IN_FLIGHT,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    slot_wait_s: float = SLOT_WAIT_S,
     mailgun_max_age_s: int = 300,
+    raw_max_age_s: int = 300,
     spool_poll_s: float = POLL_S,
 ) -> FastAPI:
     """The webhook endpoints under /webhooks/, storing into `engine` (migrated) and `data_dir`/raw.
 
     Serve it with its lifespan on (uvicorn's default "auto" does): startup starts the spool worker, which
     first ingests what an earlier run accepted but did not process; shutdown stops it after the current row.
+    `app.state.body_slots` counts the bodies being read.
     """
-    receiver = Receiver(engine, data_dir=data_dir, mailgun_max_age_s=mailgun_max_age_s)
+    receiver = Receiver(engine, data_dir=data_dir, max_age_s=max(mailgun_max_age_s, raw_max_age_s))
+    slots = BodySlots(max_bodies_in_flight, wait_s=slot_wait_s, max_waiting=4 * max_bodies_in_flight)
+    incoming = data_dir / SPOOL_FOLDER
+    limits: dict[str, Any] = {"limit": max_body_bytes, "timeout_s": body_timeout_s, "directory": incoming}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -421,6 +381,7 @@ def create_webhook_app(
     app = FastAPI(
         title="contact-audit webhooks", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
+    app.state.body_slots = slots
     app.add_middleware(_CountRequests, receiver=receiver)
     _redact_access_log()
 
@@ -436,10 +397,38 @@ def create_webhook_app(
         log.warning("webhook %s: refused a request from %s: %s", provider, client, why)
         _refuse(401, why, headers)
 
+    def single(request: Request, name: str) -> str | None:
+        """A header that must not be repeated (a second copy could say something the signature did not)."""
+        values = request.headers.getlist(name)
+        if len(values) > 1:
+            _refuse(400, f"more than one {name} header")
+        return values[0] if values else None
+
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
         log.warning("webhook: refused a body over %d bytes on %s", max_body_bytes, request.url.path)
         return JSONResponse({"detail": f"body larger than {max_body_bytes} bytes"}, status_code=413)
+
+    @app.exception_handler(BodyTooSlow)
+    async def too_slow(request: Request, exc: BodyTooSlow) -> JSONResponse:
+        log.warning("webhook: a body took longer than %.0f s on %s", body_timeout_s, request.url.path)
+        return JSONResponse(
+            {"detail": f"the body took longer than {body_timeout_s:.0f} s"},
+            status_code=408,
+            headers={"Connection": "close"},
+        )
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> JSONResponse:
+        log.warning(
+            "webhook: %d bodies in flight, %d waiting; answered 503 on %s",
+            slots.in_use,
+            slots.waiting,
+            request.url.path,
+        )
+        return JSONResponse(
+            {"detail": "busy; retry later"}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
 
     @app.exception_handler(BadPayload)
     async def bad_payload(request: Request, exc: BadPayload) -> JSONResponse:
@@ -449,18 +438,32 @@ def create_webhook_app(
     @app.post("/webhooks/mailgun/mime")  # Mailgun posts `body-mime` only to a URL ending in "mime"
     async def mailgun(request: Request) -> JSONResponse:
         key = configured(secrets.mailgun_signing_key)
-        fields = await read_form(request, max_body_bytes)
-        timestamp, token = fields.text("timestamp") or "", fields.text("token") or ""
-        signature = fields.text("signature") or ""
-        if not (timestamp and token and signature):
-            unauthorized("mailgun", request, "missing timestamp, token or signature")
-        if not mailgun_signature_ok(key, timestamp=timestamp, token=token, signature=signature):
-            unauthorized("mailgun", request, "bad signature")
-        if not mailgun_fresh(timestamp, now=time.time(), max_age_s=mailgun_max_age_s):
-            unauthorized("mailgun", request, "stale timestamp")
-        if len(token) > MAX_TOKEN_CHARS:
-            unauthorized("mailgun", request, "token too long")
-        return await receiver.accept(lambda: mailgun_delivery(fields, token=token))
+
+        def signed(fields: Mapping[str, bytes]) -> str | None:
+            """Mailgun's token once its signature checks out; None while a field is missing; else 401."""
+            if not fields.keys() >= MAILGUN_SIGNED:
+                return None
+            timestamp, token, signature = (
+                fields[name].decode("utf-8", "replace") for name in ("timestamp", "token", "signature")
+            )
+            if not (timestamp and token and signature):
+                unauthorized("mailgun", request, "missing timestamp, token or signature")
+            if not mailgun_signature_ok(key, timestamp=timestamp, token=token, signature=signature):
+                unauthorized("mailgun", request, "bad signature")
+            if not mailgun_fresh(timestamp, now=time.time(), max_age_s=mailgun_max_age_s):
+                unauthorized("mailgun", request, "stale timestamp")
+            if len(token) > MAX_TOKEN_CHARS:
+                unauthorized("mailgun", request, "token too long")
+            return token
+
+        # Mailgun signs inside the form: the body is needed, but spooled (on disk past 1 MB) and checked
+        # the moment the three signed fields are in, so a forged post is refused before its message.
+        reading = spooled_form(request, wanted=MAILGUN_SIGNED, check=signed, **limits)
+        async with slots.taken(), reading as form:
+            token = signed(form.early)
+            if token is None:
+                unauthorized("mailgun", request, "missing timestamp, token or signature")
+            return await receiver.accept(lambda: mailgun_delivery(form.fields(), token=token))
 
     async def sendgrid(request: Request, path_secret: str | None) -> JSONResponse:
         secret = configured(secrets.sendgrid_secret)
@@ -468,8 +471,8 @@ def create_webhook_app(
         by_basic = basic_auth_ok(request.headers.get("authorization"), username=None, password=secret)
         if not (by_path or by_basic):
             unauthorized("sendgrid", request, "bad credentials", _BASIC)
-        fields = await read_form(request, max_body_bytes)
-        return await receiver.accept(lambda: sendgrid_delivery(fields))
+        async with slots.taken(), spooled_form(request, **limits) as form:
+            return await receiver.accept(lambda: sendgrid_delivery(form.fields()))
 
     @app.post("/webhooks/sendgrid")
     async def sendgrid_basic(request: Request) -> JSONResponse:
@@ -485,21 +488,27 @@ def create_webhook_app(
         username = configured(secrets.postmark_username)
         if not basic_auth_ok(request.headers.get("authorization"), username=username, password=password):
             unauthorized("postmark", request, "bad credentials", _BASIC)
-        body = await read_body(request, max_body_bytes)
-        return await receiver.accept(lambda: postmark_delivery(body))
+        async with slots.taken(), spooled_body(request, **limits) as body:
+            return await receiver.accept(lambda: postmark_delivery(body.read()))
 
     @app.post("/webhooks/raw")
     async def raw(request: Request) -> JSONResponse:
         secret = configured(secrets.generic_hmac_secret)
-        signature = request.headers.get("x-audit-signature")
+        signature = raw_signature_hex(single(request, "x-audit-signature"))
         if signature is None:
-            unauthorized("raw", request, "missing X-Audit-Signature")
-        body = await read_body(request, max_body_bytes)
-        if not raw_signature_ok(secret, body, signature):
-            unauthorized("raw", request, "bad signature")
-        recipient = request.headers.get("x-audit-recipient")
-        if recipient is not None:  # header values arrive as latin-1; an address may be UTF-8 (RFC 6531)
-            recipient = recipient.encode("latin-1").decode("utf-8", "replace")
-        return await receiver.accept(lambda: raw_delivery(body, recipient))
+            unauthorized("raw", request, "missing or malformed X-Audit-Signature (sha256=<64 hex digits>)")
+        stamp = raw_timestamp(single(request, "x-audit-timestamp"), now=time.time(), max_age_s=raw_max_age_s)
+        if stamp is None:
+            unauthorized("raw", request, f"missing or stale X-Audit-Timestamp (within {raw_max_age_s} s)")
+        # Header values arrive as latin-1 text: encoding back gives the bytes sent, which were signed.
+        header = single(request, "x-audit-recipient")
+        recipient = b"" if header is None else header.encode("latin-1")
+        signer = raw_signer(secret, timestamp=stamp, recipient=recipient)
+        async with slots.taken(), spooled_body(request, observe=signer.update, **limits) as body:
+            if not same(signer.hexdigest(), signature):
+                unauthorized("raw", request, "bad signature")
+            # An address may be UTF-8 (RFC 6531)
+            to = recipient.decode("utf-8", "replace") if header is not None else None
+            return await receiver.accept(lambda: raw_delivery(body.read(), to, signature=signature))
 
     return app

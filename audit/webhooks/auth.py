@@ -7,13 +7,15 @@ logs or returns a secret.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import math
+import re
 from dataclasses import dataclass, field
 
 RAW_SIGNATURE_PREFIX = "sha256="
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class WebhookSecrets:
     postmark_username: str | None = field(default=None, repr=False)
     postmark_password: str | None = field(default=None, repr=False)
     generic_hmac_secret: str | None = field(default=None, repr=False)
-    """Signs `/webhooks/raw` bodies: `X-Audit-Signature: sha256=<hex HMAC-SHA256(secret, body)>`."""
+    """Signs `/webhooks/raw` posts: recipient, timestamp and body (`raw_signed_prefix`, README "Webhooks")."""
 
 
 def same(expected: str | bytes, given: str | bytes) -> bool:
@@ -58,14 +60,42 @@ def mailgun_fresh(timestamp: str, *, now: float, max_age_s: float) -> bool:
     return math.isfinite(signed_at) and abs(now - signed_at) <= max_age_s
 
 
-def raw_signature_ok(secret: str, body: bytes, header: str | None) -> bool:
-    """`X-Audit-Signature: sha256=<hex>` over the exact body bytes."""
+def raw_signature_hex(header: str | None) -> str | None:
+    """The hex digest of `X-Audit-Signature: sha256=<64 hex digits>`, lower-cased; None if malformed."""
     if header is None:
-        return False
+        return None
     scheme, _, given = header.strip().partition("=")
-    if scheme.lower() != RAW_SIGNATURE_PREFIX[:-1] or not given:
-        return False
-    return same(hmac_sha256_hex(secret, body), given.strip().lower())
+    given = given.strip().lower()
+    if scheme.lower() != RAW_SIGNATURE_PREFIX[:-1] or not _HEX_SHA256.fullmatch(given):
+        return None
+    return given
+
+
+def raw_timestamp(header: str | None, *, now: float, max_age_s: float) -> int | None:
+    """`X-Audit-Timestamp`: whole Unix seconds (digits only), within `max_age_s` of our clock either way."""
+    if header is None or not _UNIX_SECONDS.fullmatch(header):
+        return None
+    stamp = int(header)
+    return stamp if abs(now - stamp) <= max_age_s else None
+
+
+def raw_signer(secret: str, *, timestamp: int, recipient: bytes) -> hmac.HMAC:
+    """The raw endpoint's HMAC-SHA256, fed so far with `timestamp LF recipient LF`; the body follows.
+
+    Unambiguous: the timestamp is digits only and an HTTP header value holds no LF, so no two (timestamp,
+    recipient, body) triples sign the same bytes. `recipient` is the `X-Audit-Recipient` header's bytes as
+    sent (empty without one).
+    """
+    signer = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+    signer.update(b"%d\n%s\n" % (timestamp, recipient))
+    return signer
+
+
+def raw_signature(secret: str, *, timestamp: int, recipient: bytes, body: bytes) -> str:
+    """The `X-Audit-Signature` value for a raw post (what a sender computes; the README shows it in shell)."""
+    signer = raw_signer(secret, timestamp=timestamp, recipient=recipient)
+    signer.update(body)
+    return RAW_SIGNATURE_PREFIX + signer.hexdigest()
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -75,9 +105,9 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     scheme, _, encoded = authorization.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
-    try:
+    try:  # a header arrives as latin-1 text: non-ASCII is no base64 (ValueError, as binascii.Error is)
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
         return None
     user, colon, password = decoded.partition(":")
     return (user, password) if colon else None

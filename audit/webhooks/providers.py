@@ -29,7 +29,9 @@ class Delivery:
     mime: bytes  # as posted, or rebuilt from parsed parts
     recipients: tuple[str, ...]  # the envelope recipients the provider reported
     event_id: str | None = None  # the provider's own id for this delivery (Postmark MessageID)
-    replay_token: str | None = None  # Mailgun's signed token, refused when seen twice
+    replay_token: str | None = (
+        None  # Mailgun's signed token, the raw post's signature: refused when seen twice
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +69,14 @@ class FormFields:
 def _json(text: str | None, what: str) -> Any:
     if text is None:
         return None
+    return _loads(text, what)
+
+
+def _loads(text: str | bytes, what: str) -> Any:
+    """JSON, or `BadPayload`: invalid, or nested past the interpreter's recursion limit (RecursionError)."""
     try:
         return json.loads(text)
-    except ValueError as ex:
+    except (ValueError, RecursionError) as ex:
         raise BadPayload(f"{what} is not valid JSON") from ex
 
 
@@ -98,8 +105,12 @@ def mailgun_delivery(fields: FormFields, *, token: str) -> Delivery:
     recipients = clean_recipients(_strings(fields.text("recipient")))
     mime = fields.raw("body-mime")
     if mime is None:
-        pairs = _json(fields.text("message-headers"), "message-headers") or []
-        headers = [(str(p[0]), str(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
+        pairs = _json(fields.text("message-headers"), "message-headers")
+        headers = [
+            (p[0], p[1])
+            for p in (pairs if isinstance(pairs, list) else [])
+            if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], str)
+        ]
         if not headers and fields.raw("body-plain") is None and fields.raw("body-html") is None:
             raise BadPayload("mailgun: neither body-mime nor message-headers/body-plain/body-html")
         mime = rebuild_message(
@@ -166,10 +177,7 @@ def _named_like(attachments: list[Attachment], info: Any) -> list[Attachment]:
 
 def postmark_delivery(body: bytes) -> Delivery:
     """Postmark inbound JSON: `RawEmail` when "include raw email" is on, else the message rebuilt."""
-    try:
-        payload = json.loads(body)
-    except ValueError as ex:
-        raise BadPayload("postmark: the body is not valid JSON") from ex
+    payload = _loads(body, "postmark: the body")
     if not isinstance(payload, dict):
         raise BadPayload("postmark: the body is not a JSON object")
     recipients = clean_recipients(_strings(payload.get("OriginalRecipient")))
@@ -189,9 +197,10 @@ def postmark_delivery(body: bytes) -> Delivery:
 
 
 def _postmark_headers(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    listed = payload.get("Headers")
     headers = [
         (item["Name"], item["Value"])
-        for item in payload.get("Headers") or []
+        for item in (listed if isinstance(listed, list) else [])
         if isinstance(item, dict) and isinstance(item.get("Name"), str) and isinstance(item.get("Value"), str)
     ]
     present = {name.strip().lower() for name, _value in headers}
@@ -227,7 +236,10 @@ def _postmark_attachments(items: Any) -> list[Attachment]:
     return attachments
 
 
-def raw_delivery(body: bytes, recipient_header: str | None) -> Delivery:
-    """The generic endpoint: the body is the message; `X-Audit-Recipient` (optional) is the envelope."""
+def raw_delivery(body: bytes, recipient_header: str | None, *, signature: str) -> Delivery:
+    """The generic endpoint: the body is the message; `X-Audit-Recipient` (optional) is the envelope.
+
+    Its signature is its replay token: the same signed post twice is refused, within the timestamp window.
+    """
     recipients = clean_recipients([recipient_header] if recipient_header else [])
-    return Delivery("raw", _not_empty(body, "raw"), recipients)
+    return Delivery("raw", _not_empty(body, "raw"), recipients, replay_token=signature)
