@@ -107,6 +107,8 @@ class _Probe:
                 self.mark("submit_started")
                 await self._click(session)
             self.result.dialogs = list(self.dialogs.log)
+            if session.guard is not None:
+                self.log += session.guard.note(self.result)
             if not session.page.is_closed():
                 self.result.final_url = session.page.url
             session.save_trace = self.target.keep_trace and self.result.outcome in (
@@ -329,6 +331,7 @@ class _Probe:
             "form_candidates": self.candidates,
             "log": self.log,
             "requests": net_log[:200],
+            "refused_requests": [r.as_dict() for r in session.guard.refused] if session.guard else [],
         }
         write_evidence(self.result, self.target.evidence_dir / "evidence.json", extra)
 

@@ -1,4 +1,6 @@
-"""One probe's browser context: fresh, watched by a budget watchdog, traced, closed in `finally`.
+"""One probe's browser context: fresh, guarded, watched by a budget watchdog, traced, closed in `finally`.
+
+Unless private targets are allowed, every request of the context goes through `probes.safety.RequestGuard`.
 
 Cancelling a task inside a Playwright call is undefined behaviour, so the whole-probe budget is enforced by
 closing the context (pending calls then fail with TargetClosedError), never by `asyncio.wait_for`.
@@ -15,6 +17,7 @@ from pathlib import Path
 from playwright.async_api import Browser, BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
+from probes.safety import RequestGuard
 from probes.scripts import init_script
 from probes.types import ProbeTarget
 
@@ -30,6 +33,7 @@ class ProbeSession:
     timed_out: bool = False
     save_trace: bool = False  # decided by the probe from its outcome before the session ends
     trace_saved: Path | None = None
+    guard: RequestGuard | None = None  # None only when private targets are allowed (tests, the demo)
     _trace_done: bool = False
 
     async def stop_trace(self, *, save: bool) -> None:
@@ -75,13 +79,19 @@ async def probe_session(browser: Browser, target: ProbeTarget) -> AsyncIterator[
     )
     page: Page | None = None
     watchdog: asyncio.Task[None] | None = None
+    guard = None if target.allow_private else RequestGuard()
     try:
+        if guard is not None:
+            # Before the first page exists, so that no request of this context escapes the check.
+            await guard.install(context)
         await context.add_init_script(script=init_script())
         # DOM snapshots, not a screencast: the screencast costs a core on a small machine and the probe takes
         # its own screenshots at the moments that matter.
         await context.tracing.start(screenshots=False, snapshots=True)
         page = await context.new_page()
-        session = ProbeSession(context, page, target.timeout_s, target.evidence_dir / "trace.zip")
+        session = ProbeSession(
+            context, page, target.timeout_s, target.evidence_dir / "trace.zip", guard=guard
+        )
         context.set_default_timeout(session.action_timeout_ms)
         context.set_default_navigation_timeout(session.navigation_timeout_ms)
         watchdog = asyncio.create_task(_watchdog(session, target.keep_trace))
@@ -101,3 +111,5 @@ async def probe_session(browser: Browser, target: ProbeTarget) -> AsyncIterator[
                 await page.close()
         with suppress(PlaywrightError):
             await context.close()
+        if guard is not None:
+            await guard.close(context)

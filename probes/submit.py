@@ -20,6 +20,7 @@ from probes.dom import ControlInfo
 from probes.locate import LocatedForm
 from probes.network import NetworkLog, RequestRecord
 from probes.outcome import Observation, PageState, Verdict, decide
+from probes.safety import guard_of
 from probes.scripts import page_function
 from probes.types import Detail, ProbeResult, ProbeTarget
 
@@ -70,6 +71,7 @@ async def click_and_observe(
     result.clicked_at = datetime.now(UTC)
     click_ms = result.clicked_at.timestamp() * 1000
     click_error: str | None = None
+    clicked_mono = time.monotonic()
     try:
         await form.frame.locator(submit.selector).click(timeout=15_000)
     except PlaywrightError as ex:
@@ -94,6 +96,11 @@ async def click_and_observe(
         if time.monotonic() >= deadline:
             break
     sub = _submission(net, form, target)
+    guard = guard_of(page) if not page.is_closed() else None
+    refused = guard.refused_since(clicked_mono, methods_other_than="GET") if guard is not None else None
+    if refused is not None and (sub is None or sub.status is None):
+        # The guard stopped the form's own request (a POST to a non-public address): nothing reached it.
+        verdict = Verdict(Detail.TARGET_REFUSED, f"The form's request was refused: {refused.reason}")
     if sub is not None:
         result.post_url = sub.url
         result.post_status = sub.status
