@@ -431,3 +431,15 @@ class GradeOverride(SQLModel, table=True):
     note: str = Field(sa_column=Column(Text, nullable=False))
     author: str = Field(default="cli", max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class LoginAttempts(SQLModel, table=True):
+    """Password logins tried in the current window, per client (`addr:<address or IPv6 /64>`) and in all
+    (`global`). audit/web/throttle.py counts each attempt before checking it, in one UPSERT, so concurrent
+    guesses from several server processes share the count; rows whose window ended are deleted by time."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=64)
+    window_start: datetime = Field(sa_column=_ts(nullable=False))
+    attempts: int = Field(default=0, nullable=False)

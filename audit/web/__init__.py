@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,17 +38,18 @@ from audit.settings import Settings, read_secret
 from audit.web.auth import (
     MIN_SECRET_CHARS,
     AuthSettings,
-    LoginThrottle,
     PasswordHash,
     SessionCodec,
     SessionMiddleware,
     TrustedProxies,
     current_user,
+    is_https,
     route_path,
 )
 from audit.web.csrf import CsrfFailed
 from audit.web.health import SchedulerLike, health_report
 from audit.web.metrics import CONTENT_TYPE, collect_metrics, render_metrics
+from audit.web.throttle import LoginThrottle
 from audit.web.views import LoginRequired, NotFound, WebContext, render, ui_router, web_environment
 from audit.webhook import WebhookSecrets, create_webhook_app
 
@@ -61,6 +63,9 @@ UI_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+# A year, the value hstspreload.org asks for; no includeSubDomains: other hosts of the domain are not ours to
+# commit to https.
+HSTS = "max-age=31536000"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 
 
@@ -127,25 +132,32 @@ class _Forward(BaseRoute):
         await self.app(scope, receive, send)
 
 
-class _UiHeaders:
-    """Security headers on every UI response, unless a view chose its own (reply HTML, files, the report)."""
+class _SecurityHeaders:
+    """Security headers on every UI response, unless a view chose its own (reply HTML, files, the report);
+    and HSTS on every response that went out over https (directly, or by a trusted proxy's word)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, proxies: TrustedProxies) -> None:
         self.app = app
+        self.proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or route_path(scope).startswith(OPEN_PATHS):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        ui = not route_path(scope).startswith(OPEN_PATHS)
+        https = is_https(HTTPConnection(scope), self.proxies)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", UI_CSP)
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("Cache-Control", "no-store")  # pages hold replies and personal data
+                if https:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
+                if ui:
+                    headers.setdefault("Content-Security-Policy", UI_CSP)
+                    headers.setdefault("X-Frame-Options", "DENY")
+                    headers.setdefault("X-Content-Type-Options", "nosniff")
+                    headers.setdefault("Referrer-Policy", "same-origin")
+                    headers.setdefault("Cache-Control", "no-store")  # pages hold replies and personal data
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -191,7 +203,7 @@ def create_server_app(
         auth=auth,
         scheduler=scheduler,
         templates=Jinja2Templates(env=web_environment(ZoneInfo(config.audit.timezone))),
-        throttle=LoginThrottle(),
+        throttle=LoginThrottle(engine),
     )
     app.state.web = web
     app.router.routes.insert(0, _Forward(WEBHOOK_PREFIX, webhooks))
@@ -248,5 +260,5 @@ def create_server_app(
         return await run_in_threadpool(page, request, 400, "Bad request", "The form could not be read.")
 
     app.add_middleware(SessionMiddleware, codec=codec, proxies=auth.proxies, skip=OPEN_PATHS)
-    app.add_middleware(_UiHeaders)
+    app.add_middleware(_SecurityHeaders, proxies=auth.proxies)
     return app

@@ -17,7 +17,6 @@ import json
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -245,48 +244,6 @@ def session_of(connection: HTTPConnection) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------------
 # Login
-
-
-class LoginThrottle:
-    """After `limit` failed logins from one address within `window_s`, refuse that address until they age out.
-
-    In memory: a restart forgets, which is fine against online guessing (scrypt makes each guess slow too).
-    """
-
-    def __init__(self, *, limit: int = 5, window_s: float = 900.0, max_addresses: int = 10_000) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.max_addresses = max_addresses
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.get(address, deque())
-        while failures and failures[0] < now - self.window_s:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, address: str) -> float:
-        """Seconds until `address` may try again; 0 when it may now."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._recent(address, now)
-            if len(failures) < self.limit:
-                return 0.0
-            return max(failures[0] + self.window_s - now, 1.0)
-
-    def failed(self, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if address not in self._failures and len(self._failures) >= self.max_addresses:
-                self._failures.clear()  # an address flood: start over rather than grow without bound
-            failures = self._recent(address, now)
-            failures.append(now)
-            self._failures[address] = failures
-
-    def succeeded(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 import audit
@@ -32,7 +34,6 @@ from audit.settings import Settings
 from audit.web import queries
 from audit.web.auth import (
     AuthSettings,
-    LoginThrottle,
     client_address,
     current_user,
     header_user,
@@ -43,10 +44,12 @@ from audit.web.auth import (
 from audit.web.csrf import csrf_token, require_csrf
 from audit.web.grades import render_report, wave_grades
 from audit.web.health import SchedulerLike
+from audit.web.throttle import LoginThrottle
 
 log = logging.getLogger("audit.web")
 
 WEB_DIR = Path(audit.__file__).resolve().parent.parent / "reports" / "web"
+MAX_SERVED_PATH_CHARS = 1024
 SERVED_FOLDERS = ("evidence", "raw")  # of the data directory; never the database or anything else
 INLINE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 TEXT_TYPES = {".json": "application/json", ".eml": "text/plain; charset=utf-8", ".txt": "text/plain"}
@@ -139,14 +142,21 @@ def served_path(data_dir: Path, relative: str) -> Path | None:
 
     Refuses `..`, absolute paths, hidden names and symlinks that lead out (checked on the resolved path).
     """
+    if "\x00" in relative or len(relative) > MAX_SERVED_PATH_CHARS:  # the OS refuses them: a 500 otherwise
+        return None
     parts = PurePosixPath(relative).parts
     if not parts or parts[0] not in SERVED_FOLDERS or PurePosixPath(relative).is_absolute():
         return None
     if any(part in ("..", ".", "") or part.startswith(".") or "\\" in part for part in parts):
         return None
-    root = (data_dir / parts[0]).resolve()
-    candidate = (data_dir / Path(*parts)).resolve()
-    if not candidate.is_relative_to(root) or not candidate.is_file():
+    try:
+        root = (data_dir / parts[0]).resolve()
+        candidate = (data_dir / Path(*parts)).resolve()
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            return None
+    # A name too long for the file system (OSError), a loop of symlinks (RuntimeError from resolve() on
+    # Python 3.11, OSError on later ones): no file to serve, not a 500.
+    except (OSError, ValueError, RuntimeError):
         return None
     return candidate
 
@@ -190,6 +200,24 @@ def require_user(request: Request) -> str:
 # In a view's parameters `User` comes before `Csrf`, so a signed-out POST is sent to the login page.
 User = Annotated[str, Depends(require_user)]
 Csrf = Annotated[None, Depends(require_csrf)]
+# A row id in a URL: at most what the id columns hold (INTEGER, 32-bit on PostgreSQL), else the request is
+# refused (404 for a GET, 400 for a POST) before it reaches the database, which fails on a larger number
+# (PostgreSQL: "integer out of range"; SQLite past 64 bits: OverflowError), a 500.
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+def probe_number_problem(reference: str) -> str | None:
+    """Why a typed inquiry reference that is all digits cannot be a probe number, or None.
+
+    `find_probe` reads an all-digit reference as a probe id: one too large for the id column (or a digit
+    `int()` does not take, such as "²") would fail in the database or in `int()` with a 500.
+    """
+    text = reference.strip()
+    if text.isdigit() and (not text.isascii() or len(text) > 10 or int(text) > MAX_ID):
+        return f"there is no probe number {text[:20]}"
+    return None
 
 
 def ui_router(web: WebContext) -> APIRouter:
@@ -230,16 +258,28 @@ def ui_router(web: WebContext) -> APIRouter:
             return render(
                 web, request, "login.html.j2", {**context, "error": "Password login is off."}, status=403
             )
-        wait = web.throttle.retry_after(address)
-        if wait > 0:
-            log.warning("web UI: refused a login from %s (too many wrong passwords)", address)
-            error = f"Too many wrong passwords. Try again in {int(wait // 60) + 1} min."
-            return render(web, request, "login.html.j2", {**context, "error": error}, status=429)
-        if not web.auth.password.verify(password):
-            web.throttle.failed(address)
+        try:
+            verdict = web.throttle.attempt(address)
+        except SQLAlchemyError as ex:  # fail closed: no count, no check
+            log.warning("web UI: the login throttle's database did not answer: %s", ex.__class__.__name__)
+            error = "The server cannot check passwords right now. Try again in a minute."
+            return render(web, request, "login.html.j2", {**context, "error": error}, status=503)
+        if not verdict.allowed:
+            who = "from everyone" if verdict.full == "global" else f"from {address}"
+            log.warning("web UI: refused a login %s (too many wrong passwords)", who)
+            error = f"Too many wrong passwords. Try again in {int(verdict.retry_after_s // 60) + 1} min."
+            page = render(web, request, "login.html.j2", {**context, "error": error}, status=429)
+            page.headers["Retry-After"] = str(int(verdict.retry_after_s) + 1)
+            return page
+        if not web.auth.password.verify(password):  # already counted by attempt()
             log.warning("web UI: a wrong password from %s", address)
             return render(web, request, "login.html.j2", {**context, "error": "Wrong password."}, status=401)
-        web.throttle.succeeded(address)
+        try:
+            web.throttle.succeeded(address)
+        except SQLAlchemyError as ex:  # the password was checked and right: a count left behind only ages out
+            log.warning(
+                "web UI: could not clear the login throttle for %s: %s", address, ex.__class__.__name__
+            )
         log_in(request, web.auth, "admin")
         return see_other(target)
 
@@ -259,7 +299,7 @@ def ui_router(web: WebContext) -> APIRouter:
 
     @router.get("/waves/{wave_id}")
     def wave(
-        request: Request, user: User, wave_id: int, page: Annotated[int, Query(ge=1)] = 1
+        request: Request, user: User, wave_id: RowId, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
     ) -> HTMLResponse:
         with Session(web.engine) as session:
             found = session.get(Wave, wave_id)
@@ -287,13 +327,16 @@ def ui_router(web: WebContext) -> APIRouter:
         request: Request,
         user: User,
         _csrf: Csrf,
-        message_id: int,
+        message_id: RowId,
         probe: Annotated[str, Form()] = "",
         reference: Annotated[str, Form()] = "",
     ) -> RedirectResponse:
         chosen = reference.strip() or probe.strip()
         if not chosen:
             flash(request, "error", f"Message {message_id}: choose an inquiry or type its reference code.")
+            return see_other("/inbox")
+        if problem := probe_number_problem(chosen):
+            flash(request, "error", problem)
             return see_other("/inbox")
         try:
             with Session(web.engine) as session:
@@ -309,7 +352,7 @@ def ui_router(web: WebContext) -> APIRouter:
         return see_other("/inbox")
 
     @router.get("/messages/{message_id}/html")
-    def message_html(user: User, message_id: int) -> Response:
+    def message_html(user: User, message_id: RowId) -> Response:
         with Session(web.engine) as session:
             message = session.get(Message, message_id)
         if message is None or not message.html_sanitized:
@@ -360,6 +403,8 @@ def ui_router(web: WebContext) -> APIRouter:
             when = when.replace(tzinfo=web.zone)
         if not probe.strip():
             return reply_form(request, user, values, "Choose the inquiry this reply answers.", 400)
+        if problem := probe_number_problem(probe):
+            return reply_form(request, user, values, problem, 400)
         try:
             with Session(web.engine) as session:
                 message = add_manual_reply(session, reference=probe, channel=channel, at=when, note=note)
@@ -382,7 +427,7 @@ def ui_router(web: WebContext) -> APIRouter:
         return render(web, request, "reports.html.j2", context, user=user)
 
     @router.get("/reports/{wave_id}")
-    def report(request: Request, user: User, wave_id: int) -> RedirectResponse:
+    def report(request: Request, user: User, wave_id: RowId) -> RedirectResponse:
         query = f"?{request.url.query}" if request.url.query else ""
         return see_other(f"/files/reports/wave-{wave_id}.html{query}")
 
@@ -390,7 +435,7 @@ def ui_router(web: WebContext) -> APIRouter:
     def report_page(
         request: Request,
         user: User,
-        wave_id: int,
+        wave_id: RowId,
         lang: Annotated[str | None, Query(pattern="^(en|he)$")] = None,
         as_of: Annotated[str, Query(pattern="^(deadline|now)$")] = "deadline",
     ) -> Response:
