@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from audit.config import AuditConfig, load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database
 from audit.errors import AuditError, ConfigError
+from audit.logging_setup import redact
 from audit.models import Probe
 from audit.runner import RunOptions, RunReport, run_wave
 from audit.settings import Settings
@@ -24,22 +26,41 @@ from probes import ProbeError
 
 
 class AuditGroup(click.Group):
-    """Turns every expected failure into one line on stderr and exit status 1; tracebacks are for bugs."""
+    """Turns every expected failure into one line on stderr and exit status 1; tracebacks are for bugs.
+
+    What is printed goes through the redactor first (audit/logging_setup.py): an exception's text may quote
+    a server that echoed our LOGIN line, or a URL with its password.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as ex:
             for problem in ex.problems:
-                err_console.print(
-                    f"[red]error:[/red] {escape(problem)}", markup=True, highlight=False, soft_wrap=True
-                )
+                _error(ctx, problem)
             ctx.exit(1)
         except (AuditError, ProbeError) as ex:
-            err_console.print(
-                f"[red]error:[/red] {escape(str(ex))}", markup=True, highlight=False, soft_wrap=True
-            )
+            _error(ctx, str(ex))
             ctx.exit(1)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception:  # a bug: its traceback, redacted, since its message may hold a secret all the same
+            text = redact(traceback.format_exc(), _settings_secrets(ctx))
+            err_console.print(text, markup=False, highlight=False)
+            ctx.exit(1)
+
+
+def _settings_secrets(ctx: click.Context) -> list[str]:
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else None
+    if settings is None:
+        return []
+    held = (settings.web_password_hash, settings.web_session_secret)
+    return [secret.get_secret_value() for secret in held if secret is not None]
+
+
+def _error(ctx: click.Context, text: str) -> None:
+    line = escape(redact(text, _settings_secrets(ctx)))
+    err_console.print(f"[red]error:[/red] {line}", markup=True, highlight=False, soft_wrap=True)
 
 
 @click.group(cls=AuditGroup)

@@ -20,6 +20,7 @@ from audit.config import load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database
 from audit.errors import AuditError
+from audit.logging_setup import redact
 from audit.models import Message, Probe
 from audit.settings import Settings
 
@@ -67,13 +68,13 @@ def collect(settings: Settings, config_path: Path, watch: bool, interval: float,
             return
         if not watch:
             for line in collect_once(engine, config, data_dir=settings.data_dir).lines:
-                console.print(line, markup=False, highlight=False)
+                console.print(redact(line), markup=False, highlight=False)
             return
         stop = threading.Event()
 
         def show(report: CollectReport) -> None:
             for line in report.lines:
-                console.print(line, markup=False, highlight=False)
+                console.print(redact(line), markup=False, highlight=False)
 
         try:
             watch_sources(

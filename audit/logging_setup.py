@@ -33,9 +33,26 @@ _PATTERNS = (
     ),
     # scheme://user:password@host
     re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s/]+(@)", re.IGNORECASE),
+    # An IMAP LOGIN command echoed back by a server (`a001 LOGIN dana "secret"`): as imaplib sends it, in
+    # capitals, so "login refused" in our own words is left alone, and not imaplib's own "LOGIN command
+    # error:". What follows a quoted password up to the next space goes too: inside a bytes repr its
+    # escaped quotes are doubled backslashes, and the quoted string seems to end early.
+    re.compile(r'(\bLOGIN\s+(?!command error)(?:"(?:[^"\\]|\\.)*"|\S+)\s+)(?:"(?:[^"\\]|\\.)*"\S*|\S+)'),
 )
 # Record attributes every LogRecord has; anything else was passed with `extra=` and goes into the JSON.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def printed_forms(secret: str) -> set[str]:
+    """A secret as it may appear in a message: as is; quoted as imaplib sends it in LOGIN (what a server
+    that echoes the command shows); and each of those inside a `bytes` repr, as imaplib's errors quote
+    the server's words (backslashes doubled, a `'` escaped or not, by the quotes around it)."""
+    quoted = secret.replace("\\", "\\\\").replace('"', '\\"')
+    forms = {secret, quoted}
+    for form in (secret, quoted):
+        shown = repr(form.encode("utf-8"))[2:-1]
+        forms |= {shown, shown.replace("\\'", "'"), shown.replace("'", "\\'")}
+    return forms
 
 
 class SecretRedactor(logging.Filter):
@@ -48,9 +65,14 @@ class SecretRedactor(logging.Filter):
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
+        forms = {form for value in secrets if len(value) >= MIN_SECRET_CHARS for form in printed_forms(value)}
         with self._lock:
-            known = set(self._secrets) | {value for value in secrets if len(value) >= MIN_SECRET_CHARS}
+            known = set(self._secrets) | forms
             self._secrets = tuple(sorted(known, key=len, reverse=True))  # longest first: no partial leftovers
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -79,6 +101,25 @@ class SecretRedactor(logging.Filter):
             if key not in _STANDARD and isinstance(value, str):
                 setattr(record, key, self.redact(value))
         return True
+
+
+# Every secret this process has read (audit.settings.read_secret tells us each one), for what is printed
+# outside logging: the CLI's error lines (audit/cli.py).
+_PROCESS_SECRETS = SecretRedactor()
+
+
+def remember_secret(value: str) -> None:
+    """A secret this process now holds: `redact` replaces it from here on."""
+    _PROCESS_SECRETS.add([value])
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """`text` without any secret this process has read, nor `extra`, nor password-like pairs and URLs."""
+    redactor = _PROCESS_SECRETS
+    extra = [value for value in extra if value]
+    if extra:
+        redactor = SecretRedactor([*redactor.secrets, *extra])
+    return redactor.redact(text)
 
 
 class JsonFormatter(logging.Formatter):

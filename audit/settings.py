@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from audit.logging_setup import remember_secret
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUDIT_", env_file=".env", extra="ignore")
@@ -46,4 +48,6 @@ class Settings(BaseSettings):
 def read_secret(variable: str) -> SecretStr | None:
     """The value of the environment variable a config names (e.g. `password_env: AUDIT_IMAP_PASSWORD`)."""
     value = os.environ.get(variable)  # noqa: TID251 - this module is the one allowed reader
+    if value:
+        remember_secret(value)  # so the CLI's error lines never show it (audit/logging_setup.py)
     return SecretStr(value) if value else None

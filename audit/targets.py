@@ -6,7 +6,7 @@ from pathlib import Path
 
 from audit.config import AuditConfig, CompanySection, FormSection
 from audit.models import Probe
-from audit.tokens import compose_message
+from audit.tokens import compose_message, compose_subject
 from probes import FormSpec, Inquiry, Persona, ProbeTarget, Slot, Step
 
 _LOCALES = {"he": "he-IL", "en": "en-US"}
@@ -29,13 +29,10 @@ def build_target(
     config: AuditConfig, company: CompanySection, probe: Probe, *, evidence_dir: Path, dry_run: bool
 ) -> ProbeTarget:
     persona = config.persona
-    message = compose_message(
-        config.inquiry.message,
-        ref=probe.ref_code,
-        company=company.name,
-        first_name=persona.first_name,
-        last_name=persona.last_name,
-    )
+    names = {"ref": probe.ref_code, "company": company.name}
+    names |= {"first_name": persona.first_name, "last_name": persona.last_name}
+    message = compose_message(config.inquiry.message, **names)
+    subject = compose_subject(config.inquiry.subject, **names)
     return ProbeTarget(
         key=company.id,
         url=probe.contact_url,
@@ -46,7 +43,7 @@ def build_target(
             phone=persona.phone,
             company=persona.company,
         ),
-        inquiry=Inquiry(subject=config.inquiry.subject, message=message, topic=config.inquiry.topic),
+        inquiry=Inquiry(subject=subject, message=message, topic=config.inquiry.topic),
         evidence_dir=evidence_dir,
         form=form_spec(company.form) if company.form else None,
         locale=company.locale or _LOCALES[config.audit.language],

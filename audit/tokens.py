@@ -7,6 +7,7 @@ code is a short upper-case code such as `K7Q2-9F`, appended to the message becau
 
 from __future__ import annotations
 
+import re
 import secrets
 
 CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -41,13 +42,27 @@ def reply_address(template: str, token: str) -> str:
     return template.replace("{token}", token)
 
 
+_PLACEHOLDER = re.compile(r"\{(company|first_name|last_name|ref)\}")
+
+
+def fill_placeholders(template: str, *, ref: str, company: str, first_name: str, last_name: str) -> str:
+    """`{company}`, `{first_name}`, `{last_name}` and `{ref}` filled in; nothing added.
+
+    In one pass over the template: a value is never read again, so a company named "{ref} Ltd" stays so
+    (chained `str.replace` calls would fill placeholders inside the values filled in before them).
+    """
+    values = {"company": company, "first_name": first_name, "last_name": last_name, "ref": ref}
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
 def compose_message(template: str, *, ref: str, company: str, first_name: str, last_name: str) -> str:
     """The inquiry text for one probe: placeholders filled, and the reference line added if not placed."""
-    text = (
-        template.replace("{company}", company)
-        .replace("{first_name}", first_name)
-        .replace("{last_name}", last_name)
-    )
-    if "{ref}" in text:
-        return text.replace("{ref}", ref)
-    return f"{text.rstrip()}\n\nRef: {ref}"
+    placed = "{ref}" in template
+    text = fill_placeholders(template, ref=ref, company=company, first_name=first_name, last_name=last_name)
+    return text if placed else f"{text.rstrip()}\n\nRef: {ref}"
+
+
+def compose_subject(template: str, *, ref: str, company: str, first_name: str, last_name: str) -> str:
+    """The inquiry's subject for one probe: the same placeholders as the message, no reference line added
+    (it is in the message; a subject has no room for it unless placed)."""
+    return fill_placeholders(template, ref=ref, company=company, first_name=first_name, last_name=last_name)

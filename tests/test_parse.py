@@ -240,6 +240,24 @@ def test_html_only_is_sanitized_without_scripts_or_remote_images() -> None:
     assert "document.location" not in parsed.text
 
 
+@pytest.mark.parametrize("foreign", ["math", "svg"])
+def test_an_unclosed_style_inside_math_or_svg_drops_nothing_after_it(foreign: str) -> None:
+    """Issue 11: in MathML and SVG a <style> is no raw-text element, so a browser shows what follows it; the
+    sanitiser and the text must keep it too (the text once lost everything after it)."""
+    raw = (
+        "From: Ruth <ruth@acme.example>\r\nTo: dana@replies.example.org\r\nSubject: Re: your question\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n"
+        f"<p>Hello Dana,</p><{foreign}><style>x{{color:red}}</{foreign}>"
+        "<p>We can offer a call on Tuesday at 10:00.</p><p>Best, Ruth</p><script>alert(1)</script>"
+    ).encode()
+    parsed = parse_message(raw)
+    assert parsed.html_sanitized is not None
+    for kept in ("Hello Dana,", "We can offer a call on Tuesday at 10:00.", "Best, Ruth"):
+        assert kept in parsed.html_sanitized and kept in parsed.text
+    assert "<style" not in parsed.html_sanitized and "<script" not in parsed.html_sanitized
+    assert "alert" not in parsed.text and "color:red" not in parsed.text
+
+
 def test_nested_multipart_reads_the_plain_body_and_the_related_html() -> None:
     parsed = load("nested_multipart.eml")
     assert parsed.html_sanitized is not None

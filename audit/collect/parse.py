@@ -174,13 +174,6 @@ def _parse(raw: bytes, defects: list[str]) -> ParsedMessage:
     for part, _inside in parts:  # after decoding, which records bad base64 and the like on the part
         for defect in getattr(part, "defects", ()):
             defects.append(_CAMEL.sub(" ", type(defect).__name__.removesuffix("Defect")).lower())
-    if not text.strip() and html_source:
-        source = html_source
-        if len(source) > MAX_HTML_TO_TEXT_CHARS:
-            cut = source.rfind("<", 0, MAX_HTML_TO_TEXT_CHARS)
-            source = source[: cut if cut > 0 else MAX_HTML_TO_TEXT_CHARS]
-            defects.append(f"limit: HTML to text read the first {len(source):,} characters")
-        text = _guarded(defects, "HTML to text failed", lambda: _html_to_text(source)) or ""
     html_sanitized = None
     if html_source is not None:
         html_sanitized = _guarded(
@@ -190,6 +183,16 @@ def _parse(raw: bytes, defects: list[str]) -> ParsedMessage:
             cut = html_sanitized.rfind("<", 0, MAX_HTML_CHARS)
             defects.append(f"limit: sanitised HTML of {len(html_sanitized):,} characters; kept the first")
             html_sanitized = html_sanitized[: cut if cut > 0 else MAX_HTML_CHARS]
+    # The text of an HTML-only reply is read from the sanitised HTML, parsed as a browser parses it
+    # (html5ever, inside nh3): the raw markup read by lxml's parser loses everything after an unclosed
+    # <style> inside <math> or <svg>, which a browser shows as text (no raw-text elements in foreign content).
+    if not text.strip() and html_sanitized:
+        source = html_sanitized
+        if len(source) > MAX_HTML_TO_TEXT_CHARS:
+            cut = source.rfind("<", 0, MAX_HTML_TO_TEXT_CHARS)
+            source = source[: cut if cut > 0 else MAX_HTML_TO_TEXT_CHARS]
+            defects.append(f"limit: HTML to text read the first {len(source):,} characters")
+        text = _guarded(defects, "HTML to text failed", lambda: _html_to_text(source)) or ""
     reply_text = _guarded(defects, "reply extraction failed", lambda: reply_part(text)) or ""
 
     from_address = headers.first_address("from")

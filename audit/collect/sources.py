@@ -27,7 +27,7 @@ def imap_credentials(imap: ImapSection) -> ImapCredentials:
     if password is None and token is None:
         named = imap.password_env or imap.oauth2_token_env
         raise AuditError(
-            f"mailbox.imap needs a secret: set ${named}" if named else "mailbox.imap names no password_env"
+            f"mailbox.imap has no password (set ${named})" if named else "mailbox.imap names no password_env"
         )
     return ImapCredentials(
         password=password.get_secret_value() if password else None,

@@ -66,7 +66,11 @@ def evidence_links(
     raw_rows = session.execute(
         select(col(Message.id), col(Message.raw_path))
         .join(Probe, col(Probe.id) == col(Message.probe_id))
-        .where(col(Probe.wave_id) == grades.wave_id, col(Message.raw_path).is_not(None))
+        .where(
+            col(Probe.wave_id) == grades.wave_id,
+            col(Message.raw_path).is_not(None),
+            col(Message.duplicate_of).is_(None),  # a copy by a second channel is not a reply of its own
+        )
     )
     raw_paths = {message_id: raw for message_id, raw in raw_rows}
     links: dict[int, tuple[EvidenceLink, ...]] = {}

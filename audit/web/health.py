@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,11 +89,20 @@ async def check_imap(config: AuditConfig, timeout_s: float = IMAP_CONNECT_TIMEOU
     except TimeoutError:
         return Check(False, f"no answer within {timeout_s:g} s")
     except OSError as ex:
-        return Check(False, f"unreachable ({ex.strerror or ex.__class__.__name__})")
+        return Check(False, f"unreachable ({_reason(ex)})")
     writer.close()
     with contextlib.suppress(OSError):  # the server hung up first; it was reachable all the same
         await writer.wait_closed()
     return Check(True, "reachable")
+
+
+def _reason(ex: OSError) -> str:
+    """Why a connect failed, without the address (asyncio's `strerror` names the host and port)."""
+    if isinstance(ex, socket.gaierror):
+        return "name not resolved"
+    if ex.errno:
+        return os.strerror(ex.errno)
+    return ex.__class__.__name__
 
 
 def check_scheduler(health: SchedulerHealth | None) -> Check:
