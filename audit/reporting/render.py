@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import Literal
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-import audit
 from audit.errors import AuditError
 from audit.reporting.types import ReportData
 
 Variant = Literal["web", "email"]
-REPORTS_DIR = Path(audit.__file__).resolve().parent.parent / "reports"
+TEMPLATES_PACKAGE = "reports"  # the top-level reports/ folder, shipped in the wheel as package data
 
 
 @dataclass(frozen=True)
@@ -36,13 +35,18 @@ WEB_LIMITS = Limits(entries=10**9, rows=10**9, points=10**9)
 EMAIL_LIMITS = Limits(entries=40, rows=150, points=60)
 
 
+def template_file(name: str) -> resources.abc.Traversable:
+    """A file of the reports package (a template or a stylesheet), wherever the package is installed."""
+    return resources.files(TEMPLATES_PACKAGE).joinpath(*name.split("/"))
+
+
 @functools.cache
 def environment() -> Environment:
     """The one environment for every report template (built on first use, not at import)."""
-    if not (REPORTS_DIR / "report.html.j2").is_file():
-        raise AuditError(f"the report templates are missing: expected them in {REPORTS_DIR}")
+    if not template_file("report.html.j2").is_file():
+        raise AuditError(f"the report templates are missing from the installed package {TEMPLATES_PACKAGE!r}")
     return Environment(
-        loader=FileSystemLoader(REPORTS_DIR),
+        loader=PackageLoader(TEMPLATES_PACKAGE, ""),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -54,7 +58,7 @@ def environment() -> Environment:
 @functools.cache
 def _stylesheet() -> Markup:
     # Our own file, not user input: marked safe so quotes in font names survive inside <style>.
-    return Markup((REPORTS_DIR / "style.css").read_text(encoding="utf-8"))
+    return Markup(template_file("style.css").read_text(encoding="utf-8"))
 
 
 @functools.cache

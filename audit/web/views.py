@@ -24,12 +24,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-import audit
 from audit.collect.manual import CHANNELS, add_manual_reply, assign
 from audit.config import AuditConfig
 from audit.errors import AuditError, WaveError
 from audit.grading.types import Tier
 from audit.models import Message, Probe, Wave
+from audit.reporting.render import TEMPLATES_PACKAGE, template_file
 from audit.settings import Settings
 from audit.web import queries
 from audit.web.auth import (
@@ -48,7 +48,6 @@ from audit.web.throttle import LoginThrottle
 
 log = logging.getLogger("audit.web")
 
-WEB_DIR = Path(audit.__file__).resolve().parent.parent / "reports" / "web"
 MAX_SERVED_PATH_CHARS = 1024
 SERVED_FOLDERS = ("evidence", "raw")  # of the data directory; never the database or anything else
 INLINE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
@@ -97,7 +96,9 @@ class WebContext:
 def web_environment(zone: ZoneInfo) -> jinja2.Environment:
     """The web UI's one Jinja environment: everything escaped, and a missing name is an error, not ''."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(WEB_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+        loader=jinja2.PackageLoader(TEMPLATES_PACKAGE, "web"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
     )
 
     def local(moment: datetime | None, form: str = "%Y-%m-%d %H:%M") -> str:
@@ -232,10 +233,9 @@ def ui_router(web: WebContext) -> APIRouter:
         return Response(status_code=204)  # no icon, and no 404 in the browser console for lack of one
 
     @router.get("/static/web.css", include_in_schema=False)
-    def stylesheet() -> FileResponse:
-        return FileResponse(
-            WEB_DIR / "web.css", media_type="text/css", headers={"Cache-Control": "max-age=3600"}
-        )
+    def stylesheet() -> Response:
+        css = template_file("web/web.css").read_bytes()
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
     # --- login ----------------------------------------------------------------------------------------
 
