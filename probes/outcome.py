@@ -1,4 +1,4 @@
-"""Deciding what the click did, from all the signals at once (form-probing.md section 10).
+"""Deciding what the click did, from all the signals at once (docs/probing.md, "Deciding the outcome").
 
 Strongest first: the form's response (status, vendor JSON), vendor DOM state and events, a URL change to a
 thank-you page, new success text (including vanished toasts caught by the init script's observer), then
@@ -8,8 +8,9 @@ validation errors. "Success shown" is not "delivered": the reply to the unique a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from probes.network import RequestRecord
@@ -113,15 +114,142 @@ def _events_after(obs: Observation) -> list[dict[str, Any]]:
     return out
 
 
-def decide(obs: Observation) -> Verdict:
-    vocab = vocabulary()
-    sub = obs.submission
-    status = sub.status if sub else None
-    body = sub.json_body() if sub else None
-    success: list[tuple[str, str]] = []  # (signal, text)
-    errors: list[tuple[str, str]] = []
+# --- vendor signals, as data: adding a form vendor is adding an entry here (and a page in tests) -----------
+
+Kind = Literal["success", "error", "spam"]
+
+# Values of `status` in a form's JSON response (Contact Form 7's REST answer).
+RESPONSE_STATUS: dict[str, Kind] = {
+    "mail_sent": "success",
+    "validation_failed": "error",
+    "acceptance_missing": "error",
+    "spam": "spam",
+    "mail_failed": "spam",
+    "aborted": "spam",
+}
+# Boolean flags in a form's JSON response that mean "sent" (WPForms' `success`, many hand-made APIs' `ok`).
+RESPONSE_SUCCESS_FLAGS = ("success", "ok")
+RESPONSE_ERROR_KEYS = ("errors",)  # a non-empty value means the form refused the input
+
+# Contact Form 7's `data-status` on the form after the click.
+CF7_STATUS: dict[str, Kind] = {
+    "sent": "success",
+    "invalid": "error",
+    "spam": "spam",
+    "failed": "spam",
+    "aborted": "spam",
+}
+
+# DOM events the init script saw after the click (`type`), by vendor; any `*:success` counts as success too.
+VENDOR_EVENTS: dict[str, Kind] = {
+    "wpcf7mailsent": "success",  # Contact Form 7
+    "gform_confirmation_loaded": "success",  # Gravity Forms
+    "wpformsAjaxSubmitSuccess": "success",  # WPForms
+    "submit_success": "success",  # Elementor Pro forms
+    "wpcf7invalid": "error",
+    "wpcf7spam": "spam",
+    "wpcf7mailfailed": "spam",
+}
+_EVENT_SUCCESS_SUFFIX = ":success"  # namespaced events (`hsForm:success`, `nf:success`...)
+
+
+@dataclass(slots=True)
+class _Signals:
+    """What the extractors found: (signal, text) pairs, and the first reason to call it spam-rejected."""
+
+    success: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
     spam: str | None = None
 
+    def add(self, kind: Kind, signal: str, text: str, spam_reason: str) -> None:
+        if kind == "success":
+            self.success.append((signal, text))
+        elif kind == "error":
+            self.errors.append((signal, text))
+        else:
+            self.spam = self.spam or spam_reason
+
+
+def _response_json(obs: Observation, found: _Signals) -> None:
+    body = obs.submission.json_body() if obs.submission else None
+    if body is None:
+        return
+    status = str(body.get("status") or "")
+    message = str(body.get("message") or "")
+    kind = RESPONSE_STATUS.get(status)
+    if kind == "success" or any(body.get(flag) is True for flag in RESPONSE_SUCCESS_FLAGS):
+        found.success.append(("response json " + (status or "success"), message))
+    elif kind == "error" or any(body.get(key) for key in RESPONSE_ERROR_KEYS):
+        found.errors.append((f"response json {status or 'errors'}", message))
+    elif kind == "spam":
+        # Set here, not kept if already set: the response is read first, so nothing was set before it.
+        found.spam = f"the form's response says {status!r}" + (f": {message}" if message else "")
+
+
+def _vendor_dom(obs: Observation, found: _Signals) -> None:
+    for state in obs.after:
+        for value in state.cf7_status:
+            if (kind := CF7_STATUS.get(value)) is not None:
+                text = " ".join(state.cf7_output)
+                found.add(kind, f"cf7 data-status={value}", text, f"Contact Form 7 set data-status={value!r}")
+        found.success += [("vendor confirmation", text) for text in state.vendor_success]
+        found.errors += [("vendor error", text) for text in state.vendor_errors]
+
+
+def _events(obs: Observation, found: _Signals) -> None:
+    vocab = vocabulary()
+    for event in _events_after(obs):
+        kind, detail = str(event.get("type") or ""), str(event.get("detail") or "")
+        if kind == "live":  # an aria-live region's new text: read by its words
+            if vocab.success.search(detail):
+                found.success.append(("live region", detail))
+            elif vocab.error.search(detail):
+                found.errors.append(("live region", detail))
+            continue
+        vendor = VENDOR_EVENTS.get(kind)
+        if vendor is None and kind.endswith(_EVENT_SUCCESS_SUFFIX):
+            vendor = "success"
+        if vendor is not None:
+            found.add(vendor, f"event {kind}", detail, f"the page fired {kind}")
+
+
+def _thank_you_url(obs: Observation, found: _Signals) -> None:
+    for before, after in zip(obs.before, obs.after, strict=False):
+        if after.url and after.url != before.url:
+            decoded = unquote(after.url)
+            if (obs.success_url and obs.success_url in decoded) or _THANKS_URL.search(decoded):
+                found.success.append(("url", decoded))
+
+
+def _new_text(obs: Observation, found: _Signals) -> None:
+    vocab = vocabulary()
+    for line in _new_lines(obs):
+        if any(t and normalise(t) in normalise(line) for t in obs.success_text) or vocab.success.search(line):
+            found.success.append(("new text", line))
+        elif vocab.error.search(line):
+            found.errors.append(("new text", line))
+    for text in obs.dialogs_after:  # an alert() after the click: a confirmation if it says so, else an error
+        (found.success if vocab.success.search(text) else found.errors).append(("dialog", text))
+    invalid_before = max((s.invalid_count for s in obs.before), default=0)
+    invalid_after = max((s.invalid_count for s in obs.after), default=0)
+    if invalid_after > invalid_before:
+        found.errors.append(("invalid fields", f"{invalid_after} fields marked invalid"))
+
+
+# Strongest first; the order is the order of `signals` in the evidence and of the texts chosen from them.
+EXTRACTORS: tuple[Callable[[Observation, _Signals], None], ...] = (
+    _response_json,
+    _vendor_dom,
+    _events,
+    _thank_you_url,
+    _new_text,
+)
+
+
+def decide(obs: Observation) -> Verdict:
+    """The outcome of the click: the signals gathered by EXTRACTORS, then weighed by `_weigh`."""
+    sub = obs.submission
+    status = sub.status if sub else None
     if status is not None and status >= 500:
         return Verdict(
             Detail.SERVER_ERROR,
@@ -129,76 +257,22 @@ def decide(obs: Observation) -> Verdict:
             error_text=_trim(sub.body if sub else None),
             signals=(f"response {status}",),
         )
+    found = _Signals()
+    for extract in EXTRACTORS:
+        extract(obs, found)
+    return _weigh(obs, found)
 
-    # 1. Vendor JSON in the response (Contact Form 7's REST answer, WPForms' success flag).
-    if body is not None:
-        cf7 = str(body.get("status") or "")
-        message = str(body.get("message") or "")
-        if cf7 == "mail_sent" or body.get("success") is True or body.get("ok") is True:
-            success.append(("response json " + (cf7 or "success"), message))
-        elif cf7 in ("validation_failed", "acceptance_missing") or body.get("errors"):
-            errors.append((f"response json {cf7 or 'errors'}", message))
-        elif cf7 in ("spam", "mail_failed", "aborted"):
-            spam = f"the form's response says {cf7!r}" + (f": {message}" if message else "")
 
-    # 2. Vendor DOM state and events.
-    for state in obs.after:
-        for value in state.cf7_status:
-            if value == "sent":
-                success.append(("cf7 data-status=sent", " ".join(state.cf7_output)))
-            elif value == "invalid":
-                errors.append(("cf7 data-status=invalid", " ".join(state.cf7_output)))
-            elif value in ("spam", "failed", "aborted"):
-                spam = spam or f"Contact Form 7 set data-status={value!r}"
-        for text in state.vendor_success:
-            success.append(("vendor confirmation", text))
-        for text in state.vendor_errors:
-            errors.append(("vendor error", text))
-    for event in _events_after(obs):
-        kind, detail = str(event.get("type") or ""), str(event.get("detail") or "")
-        if kind in (
-            "wpcf7mailsent",
-            "gform_confirmation_loaded",
-            "wpformsAjaxSubmitSuccess",
-            "submit_success",
-        ) or kind.endswith(":success"):
-            success.append((f"event {kind}", detail))
-        elif kind in ("wpcf7invalid",):
-            errors.append((f"event {kind}", detail))
-        elif kind in ("wpcf7spam", "wpcf7mailfailed"):
-            spam = spam or f"the page fired {kind}"
-        elif kind == "live":
-            if vocab.success.search(detail):
-                success.append(("live region", detail))
-            elif vocab.error.search(detail):
-                errors.append(("live region", detail))
-
-    # 3. URL change to a thank-you page.
-    for before, after in zip(obs.before, obs.after, strict=False):
-        if after.url and after.url != before.url:
-            decoded = unquote(after.url)
-            if (obs.success_url and obs.success_url in decoded) or _THANKS_URL.search(decoded):
-                success.append(("url", decoded))
-
-    # 4. New text that says thank you (or shows errors).
-    for line in _new_lines(obs):
-        if any(t and normalise(t) in normalise(line) for t in obs.success_text) or vocab.success.search(line):
-            success.append(("new text", line))
-        elif vocab.error.search(line):
-            errors.append(("new text", line))
-    for text in obs.dialogs_after:
-        if vocab.success.search(text):
-            success.append(("dialog", text))
-        else:
-            errors.append(("dialog", text))
-    invalid_before = max((s.invalid_count for s in obs.before), default=0)
-    invalid_after = max((s.invalid_count for s in obs.after), default=0)
-    if invalid_after > invalid_before:
-        errors.append(("invalid fields", f"{invalid_after} fields marked invalid"))
-
+def _weigh(obs: Observation, found: _Signals) -> Verdict:
+    """Spam refusal first; a page that confirmed beats errors; errors beat a bare "sent" in the response."""
+    sub = obs.submission
+    status = sub.status if sub else None
+    success, errors = found.success, found.errors
     signals = tuple(f"{name}: {_trim(text) or ''}".strip() for name, text in success + errors)
-    if spam is not None:
-        return Verdict(Detail.REJECTED_SPAM, f"Rejected: {spam}.", error_text=_trim(spam), signals=signals)
+    if found.spam is not None:
+        return Verdict(
+            Detail.REJECTED_SPAM, f"Rejected: {found.spam}.", error_text=_trim(found.spam), signals=signals
+        )
     ok_response = status is not None and 200 <= status < 400
     page_success = [s for s in success if not s[0].startswith("response json")]
     best_text = next((t for _, t in page_success if t), None) or next((t for _, t in success if t), None)
