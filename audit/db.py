@@ -6,20 +6,23 @@ SQLite (the default) runs in WAL mode with a busy timeout, so a collector and a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from audit.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -71,24 +74,87 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(resources.files("audit") / "migrations"))
     config.attributes["engine"] = engine
     return config
 
 
+def _cannot_prepare(engine: Engine, ex: SQLAlchemyError) -> DatabaseError:
+    where = engine.url.render_as_string(hide_password=True)
+    return DatabaseError(f"cannot prepare the database at {where}: {ex.__class__.__name__}: {ex}")
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it is current)."""
+    # Imported here: Alembic's machinery (and every migration script it loads) costs about half a second
+    # of start-up, and `open_database` needs it only when the schema is behind.
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), "head")
     except SQLAlchemyError as ex:
-        where = engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(f"cannot prepare the database at {where}: {ex.__class__.__name__}: {ex}") from ex
+        raise _cannot_prepare(engine, ex) from ex
+
+
+# The assignments Alembic reads from each script (`revision = "0007_login_throttle"`, `down_revision = ...`).
+_REVISION = re.compile(r"""^revision\s*(?::[^=\n]*)?=\s*["']([^"'\n]+)["']""", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=(.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"""["']([^"'\n]+)["']""")
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration's id, read from the scripts' text, or None when that text is not plain enough
+    to be sure (then `open_database` lets Alembic decide).
+
+    Alembic itself imports every script to learn the same; reading them is what makes the check cheap. A
+    test compares this with Alembic's own answer (`ScriptDirectory.get_heads`).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (resources.files("audit") / "migrations" / "versions").iterdir():
+        # The files Alembic loads: *.py, not __init__.py, not an editor's .# lock file.
+        if not script.name.endswith(".py") or script.name.startswith(("__init__", ".#")):
+            continue
+        source = script.read_text(encoding="utf-8")
+        revision = _REVISION.findall(source)
+        down = _DOWN_REVISION.findall(source)
+        if len(revision) != 1 or len(down) != 1:
+            return None
+        revisions.add(revision[0])
+        parents.update(_QUOTED.findall(down[0]))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database's alembic_version holds exactly the newest migration: one query, no Alembic."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):  # a new database
+                return False
+            stored = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError as ex:
+        raise _cannot_prepare(engine, ex) from ex
+    return list(stored) == [head]
 
 
 def open_database(url: str) -> Engine:
+    """An engine on a database at the newest migration: upgraded first if it is new or behind.
+
+    Every command opens the database, so the check is one query; the upgrade (Alembic, its scripts, a
+    transaction of DDL) runs only when the versions differ, once. A database ahead of this code (a newer
+    version elsewhere migrated it) also differs, and Alembic's upgrade refuses it as it always did.
+    """
     engine = make_engine(url)
-    migrate(engine)
+    if not schema_is_current(engine):
+        migrate(engine)
     return engine
 
 

@@ -104,7 +104,7 @@ class SecretRedactor(logging.Filter):
 
 
 # Every secret this process has read (audit.settings.read_secret tells us each one), for what is printed
-# outside logging: the CLI's error lines (audit/cli.py).
+# outside logging: the CLI's error lines (audit/cli/__init__.py).
 _PROCESS_SECRETS = SecretRedactor()
 
 

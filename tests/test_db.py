@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
@@ -133,3 +133,46 @@ def test_a_writer_session_takes_the_sqlite_write_lock_when_it_begins(tmp_path: P
     finally:
         other.close()
         engine.dispose()
+
+
+def test_the_head_read_from_the_scripts_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from audit.db import alembic_config, head_revision
+
+    engine = make_engine("sqlite://")
+    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+    engine.dispose()
+    assert [head_revision()] == heads
+
+
+def test_open_database_upgrades_only_a_new_or_older_schema(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One query decides: a current schema is not handed to Alembic; a new one, or one a migration behind
+    (what an upgrade of the tool meets), is upgraded to the head."""
+    from alembic import command
+
+    import audit.db
+    from audit.db import alembic_config, head_revision
+
+    upgrades: list[str] = []
+
+    def counted(engine: Engine) -> None:
+        upgrades.append("upgrade")
+        migrate(engine)
+
+    monkeypatch.setattr(audit.db, "migrate", counted)
+    engine = open_database(database_url)  # new
+    assert upgrades == ["upgrade"]
+    open_database(database_url).dispose()  # current: not even Alembic's own no-op
+    assert upgrades == ["upgrade"]
+    command.downgrade(alembic_config(engine), "-1")
+    assert "login_throttle" not in inspect(engine).get_table_names()
+    engine.dispose()
+    engine = open_database(database_url)  # one migration behind
+    assert upgrades == ["upgrade", "upgrade"]
+    assert "login_throttle" in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
+    engine.dispose()

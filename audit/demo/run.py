@@ -100,7 +100,7 @@ def run_demo(
     keep_serving: bool,
     lang: str | None = None,
 ) -> DemoResult:
-    from audit.cli import print_run_summary, run_with_progress  # the CLI's own progress display
+    from audit.cli.run import print_run_summary, run_with_progress  # the CLI's own progress display
 
     demo_dir = start_afresh(settings.data_dir / "demo")
     demo_settings = settings.model_copy(update={"data_dir": demo_dir, "database_url": None})

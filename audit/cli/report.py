@@ -16,7 +16,7 @@ import click
 from rich.markup import escape
 from sqlmodel import Session
 
-from audit.cli_common import config_option, console, err_console
+from audit.cli.common import config_option, console, err_console
 from audit.config import AuditConfig, load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database

@@ -14,7 +14,7 @@ from rich.text import Text
 from sqlalchemy import distinct, func
 from sqlmodel import Session, col, select
 
-from audit.cli_common import config_option, console
+from audit.cli.common import config_option, console
 from audit.collect.manual import CHANNELS, add_manual_reply, assign
 from audit.config import load_config
 from audit.datadir import ensure_data_dir

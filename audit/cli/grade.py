@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session, select
 
-from audit.cli_common import config_option, console
+from audit.cli.common import config_option, console
 from audit.config import AuditConfig, load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database

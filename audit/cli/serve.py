@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.engine import make_url
 
-from audit.cli_common import config_option
+from audit.cli.common import config_option
 from audit.config import AuditConfig, load_config
 from audit.datadir import ensure_data_dir
 from audit.db import open_database
