@@ -334,7 +334,7 @@ class InboundSpool(SQLModel, table=True):
     """A webhook delivery accepted but not yet (or not successfully) ingested: the store-first queue.
 
     The request path writes the raw file and this row, answers 2xx, and the app's background worker (or
-    `audit.webhooks.spool.process_spool`) ingests it later; rows stay as the record of what was accepted.
+    `audit.collect.spool.process_spool`) ingests it later; rows stay as the record of what was accepted.
     """
 
     __table_args__ = (UniqueConstraint("source", "delivery_key", name="uq_inboundspool_delivery"),)

@@ -1,18 +1,15 @@
 """Run a wave: plan one probe per company, submit each once, store what happened.
 
-The write-ahead rule (form-probing.md section 12): a probe's row is committed as `submit_started` immediately
-before the submit click. A failure before that may be attempted again; anything after it is never retried
-automatically: a run that finds such a row (the previous run died mid-submit) marks it `uncertain` for a
-person to check.
+The write-ahead rule (docs/probing.md, "Submitting at most once"): a probe's row is committed as
+`submit_started` immediately before the submit click. A failure before that may be attempted again; anything
+after it is never retried automatically: a run that finds such a row (the previous run died mid-submit) marks
+it `uncertain` for a person to check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,6 +22,7 @@ from sqlmodel import Session, col, select
 from audit.config import AuditConfig, CompanySection
 from audit.domains import site_domain
 from audit.errors import WaveError
+from audit.leases import new_owner, owner_is_dead
 from audit.models import Company, Probe, ProbeState, Wave, WaveMode, WaveStatus, utcnow
 from audit.settings import Settings
 from audit.targets import build_target
@@ -163,34 +161,13 @@ def reopen_for_retry(session: Session, wave: Wave, company_ids: set[str]) -> Non
 # ------------------------------------------------------------------------------------------------------ lease
 
 
-def _lease_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_is_dead(owner: str | None) -> bool:
-    """A lease held by a process of this host that no longer exists can be taken over at once."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def acquire_lease(engine: Engine, wave_id: int, owner: str) -> None:
     with Session(engine) as session:
         wave = session.get(Wave, wave_id)
         assert wave is not None
         now = utcnow()
         holder, expires = wave.lease_owner, wave.lease_expires_at
-        stale = expires is None or expires < now or _owner_is_dead(holder)
+        stale = expires is None or expires < now or owner_is_dead(holder)
         condition = (
             or_(col(Wave.lease_owner).is_(None), col(Wave.lease_owner) == holder)
             if stale
@@ -236,7 +213,7 @@ async def _heartbeat(engine: Engine, wave_id: int, owner: str) -> None:
 
 @contextlib.asynccontextmanager
 async def wave_lease(engine: Engine, wave_id: int) -> AsyncIterator[None]:
-    owner = _lease_owner()
+    owner = new_owner()
     acquire_lease(engine, wave_id, owner)
     beat = asyncio.create_task(_heartbeat(engine, wave_id, owner))
     try:

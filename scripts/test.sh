@@ -12,4 +12,5 @@ fi
 ruff check audit probes tests bench
 ruff format --check audit probes tests bench
 mypy
+lint-imports  # the layers (pyproject.toml, [tool.importlinter])
 python3 -m pytest "$@"

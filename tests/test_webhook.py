@@ -33,7 +33,7 @@ from sqlalchemy import Engine, create_engine, func
 from sqlmodel import Session, col, select
 from starlette.types import Receive, Scope, Send
 
-import audit.webhooks.spool
+import audit.collect.spool
 from audit.collect.store import IngestResult
 from audit.db import open_database
 from audit.models import InboundSpool, Message, WebhookReplay, utcnow
@@ -837,7 +837,7 @@ def flaky_ingest(
     monkeypatch: pytest.MonkeyPatch, fails: Callable[[bytes], bool]
 ) -> list[tuple[float, bytes]]:
     """Make the spool's ingestion raise while `fails(raw)`; returns every call's (time, raw bytes)."""
-    real = audit.webhooks.spool.ingest_raw
+    real = audit.collect.spool.ingest_raw
     calls: list[tuple[float, bytes]] = []
 
     def ingest(session: Session, raw: bytes, arrival: Any, *, data_dir: Path) -> IngestResult:
@@ -846,7 +846,7 @@ def flaky_ingest(
             raise RuntimeError("parser bug")
         return real(session, raw, arrival, data_dir=data_dir)
 
-    monkeypatch.setattr(audit.webhooks.spool, "ingest_raw", ingest)
+    monkeypatch.setattr(audit.collect.spool, "ingest_raw", ingest)
     return calls
 
 
@@ -937,7 +937,7 @@ def test_a_failing_row_is_kept_retried_later_and_does_not_block_the_rows_behind_
 def test_the_worker_retries_a_failed_row_after_its_delay(
     make_site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(audit.webhooks.spool, "RETRY_FIRST_S", 0.5)
+    monkeypatch.setattr(audit.collect.spool, "RETRY_FIRST_S", 0.5)
     failed: list[bool] = []
 
     def first_poison_fails(raw: bytes) -> bool:

@@ -1,4 +1,4 @@
-"""IMAP source: read-only, UID-checkpointed collection from INBOX and Junk (email-collection.md §4).
+"""IMAP source: read-only, UID-checkpointed collection from INBOX and Junk (docs/collection.md, "IMAP").
 
 Per (account, folder) an `ImapCheckpoint` holds UIDVALIDITY and the last UID stored; it advances in the same
 transaction as the messages, so a crash or a dropped connection loses nothing and stores nothing twice. The
@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from audit.backoff import backoff_seconds
 from audit.collect.store import Arrival, ingest_raw
 from audit.config import ImapSection
 from audit.db import writer
@@ -386,8 +387,7 @@ def backoff_delay(
     base, cap = (
         (LOGIN_BACKOFF_BASE_S, LOGIN_BACKOFF_CAP_S) if login_failure else (BACKOFF_BASE_S, BACKOFF_CAP_S)
     )
-    ceiling = min(cap, base * 2.0 ** min(max(failures, 1) - 1, 32))
-    return ceiling / 2 + rand() * ceiling / 2
+    return backoff_seconds(failures, first=base, longest=cap, jitter=rand)
 
 
 def imap_watch(

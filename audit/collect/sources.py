@@ -47,7 +47,7 @@ def collect_once(engine: Engine, config: AuditConfig, *, data_dir: Path) -> Coll
     _sources_or_fail(config)
     report = CollectReport()
     # Webhook deliveries accepted by `audit serve` but not yet ingested (say it was stopped mid-way).
-    from audit.webhooks.spool import process_spool
+    from audit.collect.spool import process_spool
 
     if (ingested := process_spool(engine, data_dir)) > 0:
         report.lines.append(f"webhook spool: {ingested} accepted deliveries ingested")

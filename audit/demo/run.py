@@ -30,6 +30,7 @@ from audit.demo.replies import DeliveredReply, deliver_replies
 from audit.errors import DataDirError
 from audit.grading.types import Tier, WaveGrades
 from audit.models import Probe
+from audit.progress import print_run_summary, run_with_progress
 from audit.runner import RunOptions
 from audit.settings import Settings
 from probes import Outcome
@@ -100,8 +101,6 @@ def run_demo(
     keep_serving: bool,
     lang: str | None = None,
 ) -> DemoResult:
-    from audit.cli.run import print_run_summary, run_with_progress  # the CLI's own progress display
-
     demo_dir = start_afresh(settings.data_dir / "demo")
     demo_settings = settings.model_copy(update={"data_dir": demo_dir, "database_url": None})
     maildir = demo_dir / "Maildir"
@@ -115,8 +114,8 @@ def run_demo(
             f"data in {demo_dir}",
             highlight=False,
         )
-        report = run_with_progress(demo_settings, config, RunOptions(dry_run=dry_run))
-        print_run_summary(demo_settings, config, report)
+        report = run_with_progress(console, demo_settings, config, RunOptions(dry_run=dry_run))
+        print_run_summary(console, demo_settings, config, report)
         received = farm.submissions
         accepted = sum(1 for submission in received if submission.accepted)
         console.print(

@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from audit.backoff import backoff_seconds
 from audit.config import AuditConfig
 from audit.db import session_scope
 from audit.models import PlannedSubmission, Probe, ProbeState, ReportDelivery, ScheduledWave, utcnow
@@ -124,7 +125,10 @@ def close_due_waves(settings: Settings, config: AuditConfig, engine: Engine, now
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    return min(FIRST_RETRY * (1 << max(attempts - 1, 0)), LONGEST_RETRY)
+    seconds = backoff_seconds(
+        attempts, first=FIRST_RETRY.total_seconds(), longest=LONGEST_RETRY.total_seconds()
+    )
+    return timedelta(seconds=seconds)
 
 
 def deliver_reports(config: AuditConfig, engine: Engine, now: datetime) -> tuple[list[int], list[int]]:

@@ -14,9 +14,6 @@ Every change is a compare-and-set `UPDATE ... WHERE owner = <what we read>`: of 
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +21,8 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from audit.leases import new_owner as new_owner  # re-exported: the scheduler names its holder through us
+from audit.leases import owner_is_dead as owner_is_dead
 from audit.models import SchedulerLease, utcnow
 
 LEASE_NAME = "scheduler"
@@ -37,29 +36,6 @@ class LeaseState:
     owner: str | None  # who holds it (the caller or another process), None if free
     expires_at: datetime | None
     created_at: datetime  # when a scheduler first ran against this database
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_dead(owner: str | None) -> bool:
-    """True for a holder of this host whose process is gone (its lease can be taken at once)."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False  # another machine: only its expiry tells
-    if int(pid_text) == os.getpid():
-        return False  # this process, under another nonce: alive
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # a process of another user has that id: alive
-        return False
-    return False
 
 
 def _row(session: Session) -> SchedulerLease:
