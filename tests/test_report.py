@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from audit.config import AuditConfig
 from audit.grading.types import CompanyResult, ProbeResult, Tier, WaveGrades
 from audit.reporting.data import EvidenceLink, ReportData, WaveFacts, build_report_data
-from audit.reporting.i18n import TIER_NAMES, Lang, duration
+from audit.reporting.i18n import Lang, duration, tier_name
 from audit.reporting.metrics import NEVER, average_ranks, compute_metrics, nearest_rank, spearman
 from audit.reporting.render import render_html, render_text
 from tests.conftest import BrowserHost
@@ -107,9 +107,9 @@ def test_the_tier_sections_come_in_report_order_with_their_titles(english: Rende
         page = parse(html)
         sections = [attrs["class"].split()[1] for attrs in page.with_class("tier")]
         assert sections == [f"t-{tier}" for tier in MAIN_ORDER]
-        assert page.text("tiers").count(TIER_NAMES["en"]["fast_courteous"]) == 1
+        assert page.text("tiers").count(tier_name("en", "fast_courteous")) == 1
     titles = [section.title for section in english.report.tiers]
-    assert titles == [TIER_NAMES["en"][tier] for tier in MAIN_ORDER]
+    assert titles == [tier_name("en", tier) for tier in MAIN_ORDER]
 
 
 def test_the_headline_counts_match_the_grades(english: Rendered) -> None:
@@ -200,7 +200,7 @@ def test_the_hebrew_report_is_right_to_left_with_hebrew_dates(hebrew: Rendered) 
         assert "נוב׳" in page.text("data")
     assert hebrew.report.headline.sentence.startswith("מתוך 41 חברות שפנינו אליהן")
     assert "3 ענו לאחר 2 עד 5 ימים ובאופן ירוד" in hebrew.report.headline.sentence
-    assert TIER_NAMES["he"]["no_reply"] in hebrew.text
+    assert tier_name("he", "no_reply") in hebrew.text
 
 
 def test_evidence_is_linked_only_on_the_web_and_only_when_configured(english: Rendered) -> None:

@@ -14,7 +14,7 @@ from audit.grading.types import CompanyResult, Tier, WaveGrades
 from audit.reporting import i18n
 from audit.reporting.i18n import Lang
 from audit.reporting.metrics import DAY, WaveMetrics
-from audit.reporting.paragraphs import not_reached_reason, representative, tier_sections
+from audit.reporting.paragraphs import not_reached_reason, representative, tier_sections, withheld_note
 from audit.reporting.tables import (
     business_day,
     distribution,
@@ -93,7 +93,10 @@ def build_report_data(
     links = {}
     if config.report.evidence_links:
         links = {
-            probe_id: tuple(Link(label=i18n.phrase(lang, f"link.{e.kind}"), href=e.href) for e in evidence)
+            probe_id: tuple(
+                Link(label=i18n.translator(lang).gettext(i18n.EVIDENCE_LINKS[e.kind]), href=e.href)
+                for e in evidence
+            )
             for probe_id, evidence in facts.evidence.items()
         }
     ctx = BuildContext(lang=lang, config=config, links=links)
@@ -117,14 +120,15 @@ def build_report_data(
         lang=lang,
         direction=i18n.direction(lang),
         wave_id=grades.wave_id,
-        title=ctx.phrase("title", audit=audit_name, wave=grades.wave_id),
-        subtitle=ctx.phrase("subtitle", as_of=ctx.moment(grades.as_of, "long"), zone=ctx.zone),
+        title=ctx.gettext("{audit}: wave {wave}", audit=audit_name, wave=grades.wave_id),
+        subtitle=ctx.gettext(
+            "Graded as of {as_of}. Times in {zone}.", as_of=ctx.moment(grades.as_of, "long"), zone=ctx.zone
+        ),
         subject=_subject(ctx, audit_name, grades.wave_id, companies),
-        labels=i18n.LABELS[lang],
         headline=_headline(ctx, companies, numbers, trend_data.sentence if trend_data else None),
         tiers=tier_sections(ctx, companies),
         ranking=ranking(ctx, companies),
-        ranking_note=ctx.phrase("hidden", n=hidden) if hidden else None,
+        ranking_note=withheld_note(ctx, hidden) if hidden else None,
         metrics=metric_rows(ctx, numbers),
         distribution=distribution(ctx, probes),
         speed_quality=speed_quality(ctx, companies, numbers),
@@ -132,9 +136,19 @@ def build_report_data(
         sectors=sectors(ctx, companies),
         trend=trend_data,
         method=_methodology(ctx, grades, companies),
-        context_intro=ctx.phrase("context.intro"),
-        context=tuple(Study(name=name, finding=finding) for name, finding in i18n.STUDIES[lang]),
-        footer=ctx.phrase("footer", date=ctx.moment(facts.generated_at, "long"), zone=ctx.zone),
+        context_intro=ctx.gettext(
+            "The model is TACK's 2010 survey for TheMarker: 41 Israeli companies contacted through their "
+            "websites; 4 answered fast and courteously, 14 correctly but coldly, 3 after 2 to 5 days, "
+            "about 20 never."
+        ),
+        context=tuple(
+            Study(name=ctx.gettext(name), finding=ctx.gettext(finding)) for name, finding in i18n.STUDIES
+        ),
+        footer=ctx.gettext(
+            "Made with contact-audit on {date}. Times are in {zone}.",
+            date=ctx.moment(facts.generated_at, "long"),
+            zone=ctx.zone,
+        ),
         evidence_links=config.report.evidence_links,
         numbers=numbers,
     )
@@ -145,8 +159,8 @@ def _count(companies: tuple[CompanyResult, ...], tier: Tier) -> int:
 
 
 def _subject(ctx: BuildContext, audit_name: str, wave_id: int, companies: tuple[CompanyResult, ...]) -> str:
-    return ctx.phrase(
-        "subject",
+    return ctx.gettext(
+        "{audit}, wave {wave}: {fast} fast, {reasonable} reasonable, {slow} slow or lacking, {none} no reply",
         audit=audit_name,
         wave=wave_id,
         fast=_count(companies, Tier.FAST_COURTEOUS),
@@ -169,13 +183,13 @@ def _slow_range(ctx: BuildContext, seconds: list[float]) -> str:
         low_days, high_days = max(1, round(low / DAY)), max(1, math.ceil(high / DAY - 0.25))
         high_days = max(low_days, high_days)
         if low_days == high_days:
-            return ctx.phrase("range.same_days", low=i18n.number(low_days, ctx.lang))
-        return ctx.phrase(
-            "range.days", low=i18n.number(low_days, ctx.lang), high=i18n.number(high_days, ctx.lang)
+            return ctx.gettext("{low} days", low=i18n.number(low_days, ctx.lang))
+        return ctx.gettext(
+            "{low} to {high} days", low=i18n.number(low_days, ctx.lang), high=i18n.number(high_days, ctx.lang)
         )
     if ctx.duration(low) == ctx.duration(high):
         return ctx.duration(low)
-    return ctx.phrase("range.mixed", low=ctx.duration(low), high=ctx.duration(high))
+    return ctx.gettext("{low} to {high}", low=ctx.duration(low), high=ctx.duration(high))
 
 
 def _slow_part(ctx: BuildContext, members: list[CompanyResult]) -> str:
@@ -185,12 +199,43 @@ def _slow_part(ctx: BuildContext, members: list[CompanyResult]) -> str:
     all_slow = len(seconds) == len(members) and all(s > reasonable for s in seconds)
     all_poor = all(company.quality is None or company.quality < adequate for company in members)
     walls = [c.wall_seconds_to_human for c in members if c.wall_seconds_to_human is not None]
+    n = len(members)
     if all_slow and walls:
-        key = "head.slow.slow_poor" if all_poor else "head.slow.slow"
-        return ctx.phrase(key, n=len(members), range=_slow_range(ctx, walls))
+        took = _slow_range(ctx, walls)
+        if all_poor:
+            return ctx.ngettext(
+                "{n} took {range} and answered poorly", "{n} took {range} and answered poorly", n, range=took
+            )
+        return ctx.ngettext("{n} took {range} to answer", "{n} took {range} to answer", n, range=took)
     if all_poor and not any(s > reasonable for s in seconds):
-        return ctx.phrase("head.slow.poor", n=len(members))
-    return ctx.phrase("head.slow.mixed", n=len(members))
+        return ctx.ngettext("{n} answered, but poorly", "{n} answered, but poorly", n)
+    return ctx.ngettext("{n} answered late or poorly", "{n} answered late or poorly", n)
+
+
+def _tier_part(ctx: BuildContext, tier: Tier, n: int) -> str | None:
+    """The headline's clause for a tier other than the slow one; None when it has nothing to say."""
+    # English needs no plural here ("1 answered"), Hebrew does ("חברה אחת ענתה"): hence ngettext.
+    if tier is Tier.FAST_COURTEOUS:
+        if not n:
+            return ctx.gettext("none answered fast, personally and courteously")
+        return ctx.ngettext(
+            "{n} answered fast, personally and courteously",
+            "{n} answered fast, personally and courteously",
+            n,
+        )
+    if tier is Tier.REASONABLE and n:
+        return ctx.ngettext(
+            "{n} answered correctly but left us indifferent",
+            "{n} answered correctly but left us indifferent",
+            n,
+        )
+    if tier is Tier.NO_REPLY:
+        if not n:
+            return ctx.gettext("every one of them answered")
+        return ctx.ngettext("{n} never answered", "{n} never answered", n)
+    if tier is Tier.PENDING and n:
+        return ctx.ngettext("{n} have not answered yet", "{n} have not answered yet", n)
+    return None
 
 
 def headline_sentence(ctx: BuildContext, companies: tuple[CompanyResult, ...]) -> tuple[str, str | None]:
@@ -207,20 +252,37 @@ def headline_sentence(ctx: BuildContext, companies: tuple[CompanyResult, ...]) -
         ).most_common()
     )
     if not companies:
-        return ctx.phrase("head.empty"), None
+        return ctx.gettext("No inquiry of this wave has been graded yet."), None
     if not reached:
-        return ctx.phrase("head.none_reached", n=len(companies), reasons=reasons), None
+        none_reached = ctx.ngettext(
+            "We could not send an inquiry to any of the {n} companies ({reasons}).",
+            "We could not send an inquiry to any of the {n} companies ({reasons}).",
+            len(companies),
+            reasons=reasons,
+        )
+        return none_reached, None
     parts = []
     for tier in (Tier.FAST_COURTEOUS, Tier.REASONABLE, Tier.SLOW_OR_LACKING, Tier.NO_REPLY, Tier.PENDING):
         members = [company for company in reached if company.tier is tier]
-        if tier is Tier.SLOW_OR_LACKING and members:
-            parts.append(_slow_part(ctx, members))
-        elif members:
-            parts.append(ctx.phrase(f"head.{tier.value}", n=len(members)))
-        elif tier in (Tier.FAST_COURTEOUS, Tier.NO_REPLY):
-            parts.append(ctx.phrase(f"head.{tier.value}.zero"))
-    sentence = ctx.phrase("head.intro", n=len(reached)) + "; ".join(parts) + "."
-    second = ctx.phrase("head.not_reached", n=len(unreached), reasons=reasons) if unreached else None
+        if tier is Tier.SLOW_OR_LACKING:
+            if members:
+                parts.append(_slow_part(ctx, members))
+        elif (part := _tier_part(ctx, tier, len(members))) is not None:
+            parts.append(part)
+    intro = ctx.ngettext(
+        "Of the one company we contacted through its website, ",
+        "Of {n} companies we contacted through their websites, ",
+        len(reached),
+    )
+    sentence = intro + "; ".join(parts) + "."
+    second = None
+    if unreached:
+        second = ctx.ngettext(
+            "On one more company we could not send an inquiry ({reasons}).",
+            "On {n} more we could not send an inquiry ({reasons}).",
+            len(unreached),
+            reasons=reasons,
+        )
     return sentence, second
 
 
@@ -229,13 +291,13 @@ def _headline(
 ) -> Headline:
     sentence, not_reached = headline_sentence(ctx, companies)
     figures = (
-        Figure(i18n.number(len(companies), ctx.lang), ctx.phrase("fig.companies")),
-        Figure(ctx.percent(numbers.reachable_share), ctx.phrase("fig.reachable")),
-        Figure(ctx.percent(numbers.within_1h), ctx.phrase("fig.within_1h")),
-        Figure(ctx.percent(numbers.within_24h), ctx.phrase("fig.within_24h")),
-        Figure(ctx.percent(numbers.within_5d), ctx.phrase("fig.within_5d")),
-        Figure(ctx.latency(numbers.median_s), ctx.phrase("fig.median")),
-        Figure(ctx.percent(numbers.never_share), ctx.phrase("fig.never")),
+        Figure(i18n.number(len(companies), ctx.lang), ctx.gettext("companies audited")),
+        Figure(ctx.percent(numbers.reachable_share), ctx.gettext("could be contacted")),
+        Figure(ctx.percent(numbers.within_1h), ctx.gettext("replied within 1 hour")),
+        Figure(ctx.percent(numbers.within_24h), ctx.gettext("within 24 hours")),
+        Figure(ctx.percent(numbers.within_5d), ctx.gettext("within 5 days")),
+        Figure(ctx.latency(numbers.median_s), ctx.gettext("median first reply by a person")),
+        Figure(ctx.percent(numbers.never_share), ctx.gettext("never replied")),
     )
     counts: tuple[TierCount, ...] = tier_counts(ctx, companies)
     return Headline(
@@ -249,7 +311,8 @@ def _inquiry_text(ctx: BuildContext, text: str) -> str:
     return compose_message(
         text,
         ref="XXXX-XX",
-        company="[company]" if ctx.lang == "en" else "[שם החברה]",
+        # Translators: stands for the company's name in the inquiry as the report quotes it.
+        company=ctx.gettext("[company]"),
         first_name=persona.first_name,
         last_name=persona.last_name,
     )
@@ -260,29 +323,46 @@ def _methodology(ctx: BuildContext, grades: WaveGrades, companies: tuple[Company
     probes = [probe for company in companies for probe in company.probes]
     sent = sorted(probe.submitted_at for probe in probes if probe.submitted_at is not None)
     first, last = (ctx.moment(sent[0], "date"), ctx.moment(sent[-1], "date")) if sent else ("", "")
-    dates = ctx.phrase("method.dates.one", date=first) if first == last else ""
-    dates = dates or ctx.phrase("method.dates.range", first=first, last=last)
-    wave = ctx.phrase(
-        "method.wave_value", wave=grades.wave_id, sent=len(sent), companies=len(companies), dates=dates
+    dates = ctx.gettext("on {date}", date=first) if first == last else ""
+    dates = dates or ctx.gettext("from {first} to {last}", first=first, last=last)
+    wave = ctx.gettext(
+        "Wave {wave}: {sent} inquiries sent to {companies} companies, {dates}",
+        wave=grades.wave_id,
+        sent=len(sent),
+        companies=len(companies),
+        dates=dates,
     )
-    clock = ctx.phrase("method.clock.business" if grades.clock == "business" else "method.clock.wall")
+    clock = ctx.gettext("business time") if grades.clock == "business" else ctx.gettext("wall-clock time")
     hours = audit.business_hours
-    holidays = ctx.phrase("method.holidays", country=audit.country) if audit.country else ""
+    who = f"{persona.first_name} {persona.last_name}"  # not inside the call: pybabel warns of f-strings there
+    holidays = ""
+    if audit.country:
+        holidays = ctx.gettext("; public holidays of {country} closed", country=audit.country)
     items = [
-        ("method.audit", " ".join(audit.name.split())),
-        ("method.wave", wave),
-        ("method.as_of", ctx.moment(grades.as_of, "long")),
+        (ctx.gettext("Audit"), " ".join(audit.name.split())),
+        (ctx.gettext("Wave"), wave),
+        (ctx.gettext("Graded as of"), ctx.moment(grades.as_of, "long")),
         (
-            "method.persona",
-            ctx.phrase(
-                "method.persona_value", name=f"{persona.first_name} {persona.last_name}", phone=persona.phone
+            ctx.gettext("Who asked"),
+            ctx.gettext(
+                "{name}, a fictional customer (phone {phone}), with a reply address of its own for every "
+                "inquiry",
+                name=who,
+                phone=persona.phone,
             ),
         ),
-        ("method.deadline", ctx.phrase("method.deadline_value", deadline=ctx.deadline())),
         (
-            "method.thresholds",
-            ctx.phrase(
-                "method.thresholds_value",
+            ctx.gettext("Deadline"),
+            ctx.gettext(
+                "{deadline} after each inquiry; later replies are shown as late and do not change the tier",
+                deadline=ctx.deadline(),
+            ),
+        ),
+        (
+            ctx.gettext("Tier thresholds"),
+            ctx.gettext(
+                "fast within {fast}, reasonable within {reasonable} ({clock}); quality at least {good} for "
+                "the best tier and {adequate} to count as an answer",
                 fast=ctx.duration(audit.thresholds.fast.total_seconds()),
                 reasonable=ctx.duration(audit.thresholds.reasonable.total_seconds()),
                 clock=clock,
@@ -291,9 +371,9 @@ def _methodology(ctx: BuildContext, grades: WaveGrades, companies: tuple[Company
             ),
         ),
         (
-            "method.calendar",
-            ctx.phrase(
-                "method.calendar_value",
+            ctx.gettext("Business hours"),
+            ctx.gettext(
+                "{days}, {opens} to {closes}, {zone}{holidays}",
                 days=i18n.weekdays(workdays(ctx), ctx.lang),
                 opens=hours.opens,
                 closes=hours.closes,
@@ -302,18 +382,30 @@ def _methodology(ctx: BuildContext, grades: WaveGrades, companies: tuple[Company
             )
             + f" ({ctx.duration(business_day(ctx).total_seconds())})",
         ),
-        ("method.reply", ctx.phrase("method.reply_value")),
-        ("method.quantiles", ctx.phrase("method.quantiles_value", deadline=ctx.deadline())),
+        (
+            ctx.gettext("What counts as a reply"),
+            ctx.gettext(
+                "Only a reply written by a person: an email, or a phone call or text message logged by hand. "
+                "Automatic acknowledgements, out-of-office notes and marketing mail do not count."
+            ),
+        ),
+        (
+            ctx.gettext("Medians and percentiles"),
+            ctx.gettext(
+                "Nearest rank over every inquiry that was sent, counting no reply as infinitely late: when "
+                "more than half never replied, the median reads “more than {deadline}”.",
+                deadline=ctx.deadline(),
+            ),
+        ),
     ]
     if audit.mask_staff_names:
-        items.append(("method.staff", ctx.phrase("method.staff_value")))
-    criteria = i18n.CRITERIA[ctx.lang]
+        items.append((ctx.gettext("Staff names"), ctx.gettext("Replaced by [staff] in every quote.")))
     return Methodology(
-        items=tuple(MethodItem(label=ctx.phrase(key), value=value) for key, value in items),
+        items=tuple(MethodItem(label=label, value=value) for label, value in items),
         inquiry_subject=ctx.config.inquiry.subject,
         inquiry_message=_inquiry_text(ctx, ctx.config.inquiry.message),
         rubric=tuple(
-            MethodItem(label=f"{criterion_id} · {words[0]}", value=words[3])
-            for criterion_id, words in criteria.items()
+            MethodItem(label=f"{criterion_id} · {words.name}", value=words.checks)
+            for criterion_id, words in i18n.criteria(ctx.lang).items()
         ),
     )

@@ -1,4 +1,5 @@
-"""Wave metrics as plain numbers (method.md §3): pure functions over graded probes, no formatting.
+"""Wave metrics as plain numbers (docs/method.md, "Metrics"): pure functions over graded probes, no
+formatting.
 
 Times are seconds to the first human reply; a probe with no human reply by its deadline counts as +infinity,
 so the median and p90 cover every submitted probe, not only the ones that answered.
@@ -22,7 +23,7 @@ def nearest_rank(values: Sequence[float], fraction: float) -> float | None:
     """The nearest-rank quantile: the smallest value with at least `fraction` of the list at or below it.
 
     Chosen because it always returns an observed value (never an average with +infinity) and is the rule
-    method.md asks the report to state. None for an empty list.
+    docs/method.md, "Metrics", asks the report to state. None for an empty list.
     """
     if not 0 <= fraction <= 1:
         raise ValueError("fraction must lie between 0 and 1")
@@ -73,7 +74,8 @@ def share(part: int, whole: int) -> float | None:
 
 
 def answered_in_time(probe: ProbeResult) -> bool:
-    """A human reply by the deadline; a late one is shown as late but counts as never (method.md §2)."""
+    """A human reply by the deadline; a late one is shown as late but counts as never
+    (docs/method.md, "Deadline and late replies")."""
     return probe.first_human_at is not None and probe.wall_seconds_to_human is not None and not probe.late
 
 
@@ -115,7 +117,7 @@ class WaveMetrics:
 def compute_metrics(
     probes: Iterable[ProbeResult], *, fast_business: timedelta, business_day: timedelta
 ) -> WaveMetrics:
-    """Every number of method.md §3 for these probes (a wave, or one sector of it)."""
+    """Every number of docs/method.md, "Metrics", for these probes (a wave, or one sector of it)."""
     every = list(probes)
     reached = [probe for probe in every if probe.reached]
     times = [human_seconds(probe) for probe in reached]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from audit.grading.types import CompanyResult, CriterionScore, ProbeResult, Tier
 from audit.reporting import i18n
+from audit.reporting.i18n import N_
 from audit.reporting.metrics import answered_in_time
 from audit.reporting.types import BuildContext, CompanyEntry, Link, TierSection
 
@@ -12,6 +13,42 @@ OPTIONAL_SECTIONS = (Tier.PENDING, Tier.NOT_REACHED)  # shown only when some com
 CRITERION_ORDER = ("A", "P1", "P2", "Q", "V", "E", "M")
 QUOTE_LIMIT = 280
 _JUNK_FOLDERS = ("junk", "spam", "bulk")
+
+# The reply's first sentence, by the channel it came through.
+_REPLIED_BY = {
+    "email": N_("Answered by email {time} after the inquiry (sent {sent})"),
+    "phone": N_("Called back {time} after the inquiry (sent {sent})"),
+    "sms": N_("Replied by text message {time} after the inquiry (sent {sent})"),
+    "other": N_("Replied {time} after the inquiry (sent {sent})"),
+}
+
+# Whether the acknowledgement's promise of a reply was kept: True, False, or None while it is still due.
+_PROMISE = {
+    True: N_("the promise was kept"),
+    False: N_("the promise was broken"),
+    None: N_("the promise is still open"),
+}
+
+# Each tier's rule, under its title, from the audit's thresholds; {clock} is "" or " of business time".
+_RULES = {
+    Tier.FAST_COURTEOUS: N_(
+        "A reply from a person within {fast}{clock} that answers the question and is personal and polite "
+        "(quality at least {good})."
+    ),
+    Tier.REASONABLE: N_(
+        "A reply from a person within {reasonable}{clock} that answers the main question (quality at least "
+        "{adequate})."
+    ),
+    Tier.SLOW_OR_LACKING: N_(
+        "A reply from a person after {reasonable}{clock}, or a faster reply that did not answer."
+    ),
+    Tier.NO_REPLY: N_(
+        "No reply from a person within {deadline}. Automatic acknowledgements and marketing mail do not "
+        "count."
+    ),
+    Tier.PENDING: N_("No reply yet, and the deadline has not passed."),
+    Tier.NOT_REACHED: N_("No inquiry could be sent: no form, a CAPTCHA, or a broken form."),
+}
 
 
 def representative(company: CompanyResult) -> ProbeResult:
@@ -37,7 +74,7 @@ def criterion_order(criterion: CriterionScore) -> tuple[int, str]:
 
 
 def _criteria_sentences(ctx: BuildContext, criteria: tuple[CriterionScore, ...]) -> list[str]:
-    words = i18n.CRITERIA[ctx.lang]
+    words = i18n.criteria(ctx.lang)
     good: list[str] = []
     partly: list[str] = []
     missing: list[str] = []
@@ -52,41 +89,48 @@ def _criteria_sentences(ctx: BuildContext, criteria: tuple[CriterionScore, ...])
         else:
             partly.append(short)
     if good and not partly and not missing:
-        return [ctx.phrase("p.all_good")]
+        return [ctx.gettext("It met every quality criterion.")]
     sentences = []
-    for key, items in (("p.good", good), ("p.partly", partly), ("p.missing", missing)):
-        if items:
-            sentences.append(ctx.phrase(key, items=", ".join(items)))
+    if good:
+        sentences.append(ctx.gettext("Good: {items}.", items=", ".join(good)))
+    if partly:
+        sentences.append(ctx.gettext("Partly: {items}.", items=", ".join(partly)))
+    if missing:
+        sentences.append(ctx.gettext("Missing: {items}.", items=", ".join(missing)))
     return sentences
 
 
 def _reply_sentence(ctx: BuildContext, probe: ProbeResult) -> str:
     channel = probe.human_channel if probe.human_channel in ("email", "phone", "sms") else "other"
-    sentence = ctx.phrase(
-        f"p.{channel}",
+    sentence = ctx.gettext(
+        _REPLIED_BY[channel],
         time=ctx.latency(probe.wall_seconds_to_human),
         sent=ctx.moment(probe.submitted_at),
     )
     business = probe.business_seconds_to_human
     if business is not None and ctx.duration(business) != ctx.latency(probe.wall_seconds_to_human):
-        sentence += ctx.phrase("p.business", time=ctx.duration(business))
+        sentence += ctx.gettext("; {time} in business hours", time=ctx.duration(business))
     return sentence + "."
 
 
 def _ack_sentences(ctx: BuildContext, probe: ProbeResult, *, replied: bool) -> list[str]:
     sentences = []
     if probe.wall_seconds_to_ack is not None:
-        key = "p.ack_first" if replied else "p.ack_only"
-        sentences.append(ctx.phrase(key, time=ctx.duration(probe.wall_seconds_to_ack)))
+        time = ctx.duration(probe.wall_seconds_to_ack)
+        if replied:
+            sentences.append(
+                ctx.gettext("An automatic acknowledgement came first, {time} after the inquiry.", time=time)
+            )
+        else:
+            sentences.append(
+                ctx.gettext("Only an automatic acknowledgement came, {time} after the inquiry.", time=time)
+            )
     elif not replied:
-        sentences.append(ctx.phrase("p.no_ack"))
+        sentences.append(ctx.gettext("Not even an automatic acknowledgement."))
     if probe.promise is not None:
-        status = {True: "p.promise.kept", False: "p.promise.broken", None: "p.promise.open"}[
-            probe.promise.kept
-        ]
-        sentences.append(
-            ctx.phrase("p.promise", text=shorten(probe.promise.text, 80), status=ctx.phrase(status))
-        )
+        status = ctx.gettext(_PROMISE[probe.promise.kept])
+        text = shorten(probe.promise.text, 80)
+        sentences.append(ctx.gettext("It promised a reply (“{text}”): {status}.", text=text, status=status))
     return sentences
 
 
@@ -100,8 +144,8 @@ def _override_sentence(ctx: BuildContext, company: CompanyResult) -> str | None:
     if not (company.tier_overridden or representative(company).tier_overridden):
         return None
     if notes:
-        return ctx.phrase("p.override_notes", notes="; ".join(notes))
-    return ctx.phrase("p.override")
+        return ctx.gettext("Tier set by a reviewer: {notes}.", notes="; ".join(notes))
+    return ctx.gettext("Tier set by a reviewer.")
 
 
 def company_entry(ctx: BuildContext, company: CompanyResult) -> CompanyEntry:
@@ -111,38 +155,57 @@ def company_entry(ctx: BuildContext, company: CompanyResult) -> CompanyEntry:
     quote: str | None = None
     if company.tier is Tier.NOT_REACHED:
         time = ctx.tier_short(Tier.NOT_REACHED)
-        sentences.append(ctx.phrase("p.not_reached", reason=not_reached_reason(ctx, probe)))
+        sentences.append(
+            ctx.gettext("No inquiry could be sent: {reason}.", reason=not_reached_reason(ctx, probe))
+        )
     elif answered_in_time(probe):
         time = ctx.latency(probe.wall_seconds_to_human)
         sentences.append(_reply_sentence(ctx, probe))
         sentences.extend(_ack_sentences(ctx, probe, replied=True))
         if _is_junk(probe):
-            sentences.append(ctx.phrase("p.junk"))
-            flags.append(ctx.phrase("flag.junk"))
+            sentences.append(ctx.gettext("The reply landed in the spam folder."))
+            flags.append(ctx.gettext("in spam"))
         sentences.extend(_criteria_sentences(ctx, probe.criteria))
         if probe.followed_up:
-            sentences.append(ctx.phrase("p.followed_up"))
+            sentences.append(ctx.gettext("They followed up unprompted."))
         quote = shorten(probe.excerpt) if probe.excerpt else None
     elif company.tier is Tier.PENDING:
-        time = ctx.phrase("pending")
-        sentences.append(ctx.phrase("p.pending", deadline=ctx.moment(probe.deadline_at)))
+        # Translators: in place of the reply time of a company whose deadline is still ahead.
+        time = ctx.gettext("not yet")
+        sentences.append(
+            ctx.gettext("No reply yet; the deadline is {deadline}.", deadline=ctx.moment(probe.deadline_at))
+        )
         sentences.extend(_ack_sentences(ctx, probe, replied=False))
     else:
-        time = ctx.phrase("never")
-        sentences.append(ctx.phrase("p.no_human", deadline=ctx.deadline()))
+        # Translators: in place of the reply time of a company that did not reply.
+        time = ctx.gettext("never")
+        sentences.append(ctx.gettext("No reply from a person within {deadline}.", deadline=ctx.deadline()))
         sentences.extend(_ack_sentences(ctx, probe, replied=False))
         if probe.late and probe.wall_seconds_to_human is not None:
-            sentences.append(ctx.phrase("p.late", time=ctx.duration(probe.wall_seconds_to_human)))
-            flags.append(ctx.phrase("flag.late"))
+            late = ctx.duration(probe.wall_seconds_to_human)
+            sentences.append(
+                ctx.gettext(
+                    "A reply from a person came only after the deadline, {time} after the inquiry.", time=late
+                )
+            )
+            flags.append(ctx.gettext("late reply"))
     if company.inconsistent:
-        sentences.append(ctx.phrase("p.inconsistent", n=len(company.probes)))
-        flags.append(ctx.phrase("flag.inconsistent"))
+        sentences.append(
+            ctx.ngettext(
+                "Its {n} inquiries fell into different tiers; the median counts.",
+                "Its {n} inquiries fell into different tiers; the median counts.",
+                len(company.probes),
+            )
+        )
+        flags.append(ctx.gettext("inconsistent"))
     if company.quality_spread is not None and company.quality_spread[0] != company.quality_spread[1]:
         low, high = company.quality_spread
-        sentences.append(ctx.phrase("p.spread", low=ctx.percent(low), high=ctx.percent(high)))
+        sentences.append(
+            ctx.gettext("Quality ranged from {low} to {high}.", low=ctx.percent(low), high=ctx.percent(high))
+        )
     override = _override_sentence(ctx, company)
     if override is not None or any(c.overridden for c in probe.criteria):
-        flags.append(ctx.phrase("flag.reviewed"))
+        flags.append(ctx.gettext("reviewed"))
     if override is not None:
         sentences.append(override)
     return CompanyEntry(
@@ -165,23 +228,24 @@ def company_links(ctx: BuildContext, company: CompanyResult) -> tuple[Link, ...]
 
 def not_reached_reason(ctx: BuildContext, probe: ProbeResult) -> str:
     """The tier-0 reason in words: the probe's outcome when we know it, else the grader's own text."""
-    reasons = i18n.REASONS[ctx.lang]
     for key in (probe.not_reached_reason, probe.outcome):
-        if key and key in reasons:
-            return reasons[key]
+        if key and key in i18n.REASONS:
+            return ctx.gettext(i18n.REASONS[key])
     return probe.not_reached_reason or probe.outcome or ctx.tier_short(Tier.NOT_REACHED)
 
 
 def tier_rule(ctx: BuildContext, tier: Tier) -> str:
     audit = ctx.config.audit
-    return ctx.phrase(
-        f"rule.{tier.value}",
+    # Translators: follows a duration ("4 hr of business time"); keep the leading space.
+    clock = ctx.gettext(" of business time") if audit.clock == "business" else ""
+    return ctx.gettext(
+        _RULES[tier],
         fast=ctx.duration(audit.thresholds.fast.total_seconds()),
         reasonable=ctx.duration(audit.thresholds.reasonable.total_seconds()),
         deadline=ctx.deadline(),
         good=ctx.percent(audit.quality.good),
         adequate=ctx.percent(audit.quality.adequate),
-        clock=ctx.phrase("clock.business") if audit.clock == "business" else "",
+        clock=clock,
     )
 
 
@@ -201,9 +265,18 @@ def tier_sections(ctx: BuildContext, companies: tuple[CompanyResult, ...]) -> tu
                 title=ctx.tier_name(tier),
                 rule=tier_rule(ctx, tier),
                 count=len(members),
-                count_text=ctx.phrase("tier.count", n=len(members)),
+                count_text=ctx.ngettext("one company", "{n} companies", len(members)),
                 entries=() if hidden else tuple(company_entry(ctx, company) for company in members),
-                hidden_note=ctx.phrase("hidden", n=len(members)) if hidden else None,
+                hidden_note=withheld_note(ctx, len(members)) if hidden else None,
             )
         )
     return tuple(sections)
+
+
+def withheld_note(ctx: BuildContext, n: int) -> str:
+    """Why the companies that did not reply are not named (audit.name_non_responders off)."""
+    return ctx.ngettext(
+        "The one company that did not reply is not named: the audit withholds their names.",
+        "The {n} companies that did not reply are not named: the audit withholds their names.",
+        n,
+    )

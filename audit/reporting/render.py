@@ -1,7 +1,9 @@
 """ReportData -> HTML (web or email) and plain text, through one Jinja environment.
 
 The environment escapes every value (autoescape) and refuses a missing one (StrictUndefined), so a company
-called `<script>` is shown as text and a template typo fails loudly instead of printing nothing.
+called `<script>` is shown as text and a template typo fails loudly instead of printing nothing. The
+templates word their headings with `_("...")` and `ngettext(...)` (extracted by pybabel, see babel.cfg):
+those come with each render, in the report's language, so one environment serves every language at once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from audit.errors import AuditError
+from audit.reporting.i18n import translator
 from audit.reporting.types import ReportData
 
 Variant = Literal["web", "email"]
@@ -55,6 +58,12 @@ def environment() -> Environment:
     )
 
 
+def _words(report: ReportData) -> dict[str, object]:
+    """gettext for the templates, in the report's language, by the names pybabel's Jinja extractor knows."""
+    t = translator(report.lang)
+    return {"_": t.gettext, "gettext": t.gettext, "ngettext": t.ngettext, "pgettext": t.pgettext}
+
+
 @functools.cache
 def _stylesheet() -> Markup:
     # Our own file, not user input: marked safe so quotes in font names survive inside <style>.
@@ -79,6 +88,7 @@ def render_html(report: ReportData, variant: Variant = "web") -> str:
             web=variant == "web",
             css=_stylesheet(),
             limit=WEB_LIMITS if variant == "web" else EMAIL_LIMITS,
+            **_words(report),
         )
     )
     return _inliner().inline(html) if variant == "email" else html
@@ -90,5 +100,5 @@ _INERT = str.maketrans({"<": "‹", ">": "›"})
 
 
 def render_text(report: ReportData) -> str:
-    text = environment().get_template("report.txt.j2").render(r=report, limit=EMAIL_LIMITS)
+    text = environment().get_template("report.txt.j2").render(r=report, limit=EMAIL_LIMITS, **_words(report))
     return text.translate(_INERT)

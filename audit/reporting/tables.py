@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from audit.grading.types import CompanyResult, ProbeResult, Tier
 from audit.reporting import i18n
+from audit.reporting.i18n import N_
 from audit.reporting.metrics import (
     DAY,
     HOUR,
@@ -18,7 +19,7 @@ from audit.reporting.metrics import (
     compute_metrics,
     human_seconds,
 )
-from audit.reporting.paragraphs import CRITERION_ORDER, company_links, representative
+from audit.reporting.paragraphs import CRITERION_ORDER, company_links, representative, withheld_note
 from audit.reporting.types import (
     Bar,
     BuildContext,
@@ -37,6 +38,26 @@ REPORTED_TIERS = (Tier.FAST_COURTEOUS, Tier.REASONABLE, Tier.SLOW_OR_LACKING, Ti
 # A correlation weaker than this is reported as "no clear relation" rather than as a tendency.
 CORRELATION_NOTEWORTHY = 0.3
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# The measures of "The numbers", some of them again in the trend table.
+_MEASURES = {
+    "reachable": N_("Could be contacted through the website"),
+    "median": N_("Median first human reply (no reply counts as never)"),
+    "p90": N_("90th percentile"),
+    "median_responders": N_("Median among those who replied"),
+    "within_1h": N_("Replied within 1 hour"),
+    "within_24h": N_("Replied within 24 hours"),
+    "within_5d": N_("Replied within 5 days"),
+    "within_fast_business": N_("Replied within {fast} of business time"),
+    "within_2_business_days": N_("Replied within 2 business days"),
+    "never": N_("Never replied (by the deadline)"),
+    "acknowledged": N_("Sent an automatic acknowledgement"),
+    "median_ack": N_("Median time to the acknowledgement"),
+    "complete": N_("Answered every part in the first reply (of those who replied)"),
+    "followed_up": N_("Followed up unprompted (of those who replied)"),
+    "quality": N_("Average reply quality"),
+    "correlation": N_("Rank correlation of reply time and quality"),
+}
 
 
 def sort_key(company: CompanyResult) -> tuple[int, float, str]:
@@ -97,12 +118,12 @@ def ranking(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[Rank
             first_human = ctx.latency(company.wall_seconds_to_human)
             first_human_at = ctx.moment(probe.first_human_at, "table")
         elif probe.late and probe.wall_seconds_to_human is not None:
-            first_human = ctx.phrase("flag.late")
+            first_human = ctx.gettext("late reply")
             first_human_at = ctx.moment(probe.first_human_at, "table")
         else:
-            first_human = (
-                ctx.phrase("pending" if company.tier is Tier.PENDING else "never") if reached else ""
-            )
+            first_human = ""
+            if reached:
+                first_human = ctx.gettext("not yet") if company.tier is Tier.PENDING else ctx.gettext("never")
             first_human_at = ""
         quality = company.quality
         rows.append(
@@ -133,34 +154,36 @@ def metric_rows(ctx: BuildContext, numbers: WaveMetrics) -> tuple[MetricRow, ...
     fast = ctx.duration(ctx.config.audit.thresholds.fast.total_seconds())
     rho = numbers.rank_correlation
     rows = [
-        ("m.reachable", ctx.percent(numbers.reachable_share)),
-        ("m.median", ctx.latency(numbers.median_s)),
-        ("m.p90", ctx.latency(numbers.p90_s)),
-        ("m.median_responders", ctx.latency(numbers.median_responders_s)),
-        ("m.within_1h", ctx.percent(numbers.within_1h)),
-        ("m.within_24h", ctx.percent(numbers.within_24h)),
-        ("m.within_5d", ctx.percent(numbers.within_5d)),
-        ("m.within_fast_business", ctx.percent(numbers.within_fast_business)),
-        ("m.within_2_business_days", ctx.percent(numbers.within_2_business_days)),
-        ("m.never", ctx.percent(numbers.never_share)),
-        ("m.acknowledged", ctx.percent(numbers.acknowledged_share)),
-        ("m.median_ack", ctx.latency(numbers.median_ack_s)),
-        ("m.complete", ctx.percent(numbers.complete_share)),
-        ("m.followed_up", ctx.percent(numbers.followed_up_share)),
-        ("m.quality", ctx.percent(numbers.mean_quality)),
-        ("m.correlation", ctx.phrase("not_available") if rho is None else i18n.number(rho, ctx.lang, "0.00")),
+        ("reachable", ctx.percent(numbers.reachable_share)),
+        ("median", ctx.latency(numbers.median_s)),
+        ("p90", ctx.latency(numbers.p90_s)),
+        ("median_responders", ctx.latency(numbers.median_responders_s)),
+        ("within_1h", ctx.percent(numbers.within_1h)),
+        ("within_24h", ctx.percent(numbers.within_24h)),
+        ("within_5d", ctx.percent(numbers.within_5d)),
+        ("within_fast_business", ctx.percent(numbers.within_fast_business)),
+        ("within_2_business_days", ctx.percent(numbers.within_2_business_days)),
+        ("never", ctx.percent(numbers.never_share)),
+        ("acknowledged", ctx.percent(numbers.acknowledged_share)),
+        ("median_ack", ctx.latency(numbers.median_ack_s)),
+        ("complete", ctx.percent(numbers.complete_share)),
+        ("followed_up", ctx.percent(numbers.followed_up_share)),
+        ("quality", ctx.percent(numbers.mean_quality)),
+        ("correlation", ctx.gettext("–") if rho is None else i18n.number(rho, ctx.lang, "0.00")),
     ]
-    return tuple(MetricRow(label=ctx.phrase(key, fast=fast), value=value) for key, value in rows)
+    return tuple(MetricRow(label=ctx.gettext(_MEASURES[key], fast=fast), value=value) for key, value in rows)
 
 
 _BUCKETS = (
-    ("bucket.1h", HOUR, Tier.FAST_COURTEOUS),
-    ("bucket.4h", 4 * HOUR, Tier.FAST_COURTEOUS),
-    ("bucket.24h", DAY, Tier.REASONABLE),
-    ("bucket.2d", 2 * DAY, Tier.REASONABLE),
-    ("bucket.5d", 5 * DAY, Tier.SLOW_OR_LACKING),
-    ("bucket.later", math.inf, Tier.SLOW_OR_LACKING),
+    (N_("within 1 hour"), HOUR, Tier.FAST_COURTEOUS),
+    (N_("1 to 4 hours"), 4 * HOUR, Tier.FAST_COURTEOUS),
+    (N_("4 to 24 hours"), DAY, Tier.REASONABLE),
+    (N_("1 to 2 days"), 2 * DAY, Tier.REASONABLE),
+    (N_("2 to 5 days"), 5 * DAY, Tier.SLOW_OR_LACKING),
+    (N_("more than 5 days"), math.inf, Tier.SLOW_OR_LACKING),
 )
+_NEVER_BUCKET = N_("no reply by the deadline")
+_PENDING_BUCKET = N_("no reply yet")
 
 
 def distribution(ctx: BuildContext, probes: Sequence[ProbeResult]) -> tuple[Bar, ...]:
@@ -173,16 +196,16 @@ def distribution(ctx: BuildContext, probes: Sequence[ProbeResult]) -> tuple[Bar,
             counts[-1 if probe.tier is Tier.PENDING else -2] += 1
             continue
         counts[next(i for i, (_, limit, _) in enumerate(_BUCKETS) if seconds <= limit)] += 1
-    keys = [(key, tone.value) for key, _, tone in _BUCKETS]
-    keys += [("bucket.never", Tier.NO_REPLY.value), ("bucket.pending", Tier.PENDING.value)]
+    labels = [(label, tone.value) for label, _, tone in _BUCKETS]
+    labels += [(_NEVER_BUCKET, Tier.NO_REPLY.value), (_PENDING_BUCKET, Tier.PENDING.value)]
     largest = max(counts) or 1
     bars = []
-    for (key, tone), count in zip(keys, counts, strict=True):
-        if key == "bucket.pending" and count == 0:
+    for (label, tone), count in zip(labels, counts, strict=True):
+        if label == _PENDING_BUCKET and count == 0:
             continue
         bars.append(
             Bar(
-                label=ctx.phrase(key),
+                label=ctx.gettext(label),
                 count=count,
                 value=ctx.percent(count / len(reached) if reached else None),
                 width=100 * count / largest,
@@ -216,19 +239,42 @@ def speed_quality(
     points.sort(key=lambda pair: pair[0])  # stable: equal times keep the ranking's order
     rho = numbers.rank_correlation
     if rho is None:
-        sentence = ctx.phrase("sq.too_few")
+        sentence = ctx.gettext("Too few replies to relate speed and quality.")
     else:
-        key = "sq.none"
+        n, shown = numbers.correlation_pairs, i18n.number(rho, ctx.lang, "0.00")
         if rho <= -CORRELATION_NOTEWORTHY:
-            key = "sq.negative"
+            sentence = ctx.ngettext(
+                "Among the {n} replies, the rank correlation of reply time and quality is {rho}: the slower "
+                "the reply, the poorer it tended to be (TACK saw the same in 2010).",
+                "Among the {n} replies, the rank correlation of reply time and quality is {rho}: the slower "
+                "the reply, the poorer it tended to be (TACK saw the same in 2010).",
+                n,
+                rho=shown,
+            )
         elif rho >= CORRELATION_NOTEWORTHY:
-            key = "sq.positive"
-        sentence = ctx.phrase(key, n=numbers.correlation_pairs, rho=i18n.number(rho, ctx.lang, "0.00"))
+            sentence = ctx.ngettext(
+                "Among the {n} replies, the rank correlation of reply time and quality is {rho}: slower "
+                "replies tended to be better ones, unlike TACK's finding.",
+                "Among the {n} replies, the rank correlation of reply time and quality is {rho}: slower "
+                "replies tended to be better ones, unlike TACK's finding.",
+                n,
+                rho=shown,
+            )
+        else:
+            sentence = ctx.ngettext(
+                "Among the {n} replies, the rank correlation of reply time and quality is {rho}: no clear "
+                "relation.",
+                "Among the {n} replies, the rank correlation of reply time and quality is {rho}: no clear "
+                "relation.",
+                n,
+                rho=shown,
+            )
     return SpeedQuality(sentence=sentence, points=tuple(point for _, point in points))
 
 
 def rubric(ctx: BuildContext, probes: Sequence[ProbeResult]) -> tuple[Bar, ...]:
-    """Each criterion's average share of its maximum over the human replies, in method.md's order."""
+    """Each criterion's average share of its maximum over the human replies, in the order of
+    docs/method.md, "Rubric"."""
     totals: dict[str, list[float]] = defaultdict(list)
     for probe in probes:
         if not answered_in_time(probe):
@@ -236,12 +282,12 @@ def rubric(ctx: BuildContext, probes: Sequence[ProbeResult]) -> tuple[Bar, ...]:
         for criterion in probe.criteria:
             if criterion.max_score > 0:
                 totals[criterion.criterion].append(criterion.score / criterion.max_score)
-    words = i18n.CRITERIA[ctx.lang]
+    words = i18n.criteria(ctx.lang)
     bars = []
     for criterion_id in sorted(totals, key=_criterion_key):
         scores = totals[criterion_id]
         average = sum(scores) / len(scores)
-        name = words[criterion_id][0] if criterion_id in words else criterion_id
+        name = words[criterion_id].name if criterion_id in words else criterion_id
         bars.append(
             Bar(
                 label=f"{criterion_id} · {name}",
@@ -290,16 +336,16 @@ def sectors(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[Sect
     return tuple(rows)
 
 
-# (phrase, the number, higher is better, how to show it)
+# (measure, the number, higher is better, how to show it)
 _TREND_MEASURES: tuple[tuple[str, Callable[[WaveMetrics], float | None], bool, str], ...] = (
-    ("m.reachable", lambda m: m.reachable_share, True, "percent"),
-    ("m.median", lambda m: m.median_s, False, "time"),
-    ("m.median_responders", lambda m: m.median_responders_s, False, "time"),
-    ("m.within_1h", lambda m: m.within_1h, True, "percent"),
-    ("m.within_24h", lambda m: m.within_24h, True, "percent"),
-    ("m.never", lambda m: m.never_share, False, "percent"),
-    ("m.acknowledged", lambda m: m.acknowledged_share, True, "percent"),
-    ("m.quality", lambda m: m.mean_quality, True, "percent"),
+    ("reachable", lambda m: m.reachable_share, True, "percent"),
+    ("median", lambda m: m.median_s, False, "time"),
+    ("median_responders", lambda m: m.median_responders_s, False, "time"),
+    ("within_1h", lambda m: m.within_1h, True, "percent"),
+    ("within_24h", lambda m: m.within_24h, True, "percent"),
+    ("never", lambda m: m.never_share, False, "percent"),
+    ("acknowledged", lambda m: m.acknowledged_share, True, "percent"),
+    ("quality", lambda m: m.mean_quality, True, "percent"),
 )
 
 
@@ -328,7 +374,9 @@ def trend(
         shown = ctx.latency if kind == "time" else ctx.percent
         arrow, tone = compare(old, new, higher_is_better=higher_is_better)
         rows.append(
-            TrendRow(label=ctx.phrase(key), before=shown(old), now=shown(new), arrow=arrow, tone=tone)
+            TrendRow(
+                label=ctx.gettext(_MEASURES[key]), before=shown(old), now=shown(new), arrow=arrow, tone=tone
+            )
         )
     for tier in REPORTED_TIERS:
         old_count = sum(1 for company in previous if company.tier is tier)
@@ -337,7 +385,7 @@ def trend(
         arrow, tone = compare(old_count, new_count, higher_is_better=better_when_more)
         rows.append(
             TrendRow(
-                label=ctx.phrase("m.tier_counts", tier=ctx.tier_short(tier)),
+                label=ctx.gettext("Companies in tier: {tier}", tier=ctx.tier_short(tier)),
                 before=i18n.number(old_count, ctx.lang),
                 now=i18n.number(new_count, ctx.lang),
                 arrow=arrow,
@@ -346,9 +394,10 @@ def trend(
         )
     movers, hidden = _movers(ctx, companies, previous)
     return Trend(
-        title=ctx.label("trend"),
-        sentence=ctx.phrase(
-            "trend.sentence",
+        title=ctx.gettext("Change from the previous wave"),
+        sentence=ctx.gettext(
+            "Against wave {wave}: median first human reply {before} → {now}; never replied {never_before} → "
+            "{never_now}.",
             wave=previous_wave,
             before=ctx.latency(before.median_s),
             now=ctx.latency(now.median_s),
@@ -357,7 +406,7 @@ def trend(
         ),
         rows=tuple(rows),
         movers=movers,
-        hidden_note=ctx.phrase("hidden", n=hidden) if hidden else None,
+        hidden_note=withheld_note(ctx, hidden) if hidden else None,
     )
 
 

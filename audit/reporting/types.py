@@ -209,7 +209,6 @@ class ReportData:
     title: str
     subtitle: str
     subject: str  # the email's Subject
-    labels: Mapping[str, str]
     headline: Headline
     tiers: tuple[TierSection, ...]
     ranking: tuple[RankRow, ...]
@@ -246,17 +245,21 @@ class BuildContext:
     def names_hidden(self) -> bool:
         return not self.config.audit.name_non_responders
 
-    def phrase(self, key: str, /, **values: object) -> str:
-        return i18n.phrase(self.lang, key, **values)
+    # gettext in the report's language, message first; pybabel extracts these calls (babel.cfg).
+    def gettext(self, message: str, /, **values: object) -> str:
+        return i18n.translator(self.lang).gettext(message, **values)
 
-    def label(self, key: str) -> str:
-        return i18n.LABELS[self.lang][key]
+    def ngettext(self, singular: str, plural: str, n: int, /, **values: object) -> str:
+        return i18n.translator(self.lang).ngettext(singular, plural, n, **values)
+
+    def pgettext(self, context: str, message: str, /, **values: object) -> str:
+        return i18n.translator(self.lang).pgettext(context, message, **values)
 
     def tier_name(self, tier: str) -> str:
-        return i18n.TIER_NAMES[self.lang][tier]
+        return i18n.tier_name(self.lang, tier)
 
     def tier_short(self, tier: str) -> str:
-        return i18n.TIER_SHORT[self.lang][tier]
+        return i18n.tier_short(self.lang, tier)
 
     def duration(self, seconds: float) -> str:
         return i18n.duration(seconds, self.lang)
@@ -267,9 +270,9 @@ class BuildContext:
     def latency(self, seconds: float | None) -> str:
         """A time to reply: '–' when unknown, 'more than 7 days' for never (+infinity)."""
         if seconds is None:
-            return self.phrase("not_available")
+            return self.gettext("–")
         if math.isinf(seconds):
-            return self.phrase("more_than", duration=self.deadline())
+            return self.gettext("more than {duration}", duration=self.deadline())
         return self.duration(seconds)
 
     def percent(self, fraction: float | None) -> str:
