@@ -33,6 +33,22 @@ def test_check_warns_about_a_secret_that_is_not_set() -> None:
     assert "AUDIT_IMAP_PASSWORD, which is not set" in out
 
 
+def test_check_warns_about_every_secret_the_file_names_but_the_environment_lacks(tmp_path: Path) -> None:
+    text = (REPO / "companies.yaml").read_text(encoding="utf-8")
+    text += "\nreport:\n  smtp: {host: 127.0.0.1, from_address: audit@example.org, password_env: AUDIT_TEST_SMTP_PW}\n"
+    text = text.replace(
+        "mailbox:\n", "mailbox:\n  webhooks: {generic_secret_env: AUDIT_TEST_RAW_SECRET}\n", 1
+    )
+    path = tmp_path / "companies.yaml"
+    path.write_text(text, encoding="utf-8")
+    env = {"AUDIT_TEST_SMTP_PW": "", "AUDIT_TEST_RAW_SECRET": "", "AUDIT_IMAP_PASSWORD": "set-for-this-test"}
+    code, out, err = invoke("check", "--config", str(path), env=env)
+    assert code == 0, out + err
+    assert "report.smtp.password_env names $AUDIT_TEST_SMTP_PW, which is not set" in out
+    assert "mailbox.webhooks.generic_secret_env names $AUDIT_TEST_RAW_SECRET, which is not set" in out
+    assert "AUDIT_IMAP_PASSWORD" not in out
+
+
 def test_a_bad_config_gives_file_line_errors_and_exit_1(tmp_path: Path) -> None:
     bad = (REPO / "companies.yaml").read_text(encoding="utf-8").replace("  timezone:", "  time_zone:", 1)
     path = tmp_path / "companies.yaml"

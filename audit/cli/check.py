@@ -34,13 +34,31 @@ def check(config_path: Path) -> None:
 
 def config_warnings(config: AuditConfig) -> list[str]:
     warnings = []
-    imap = config.mailbox.imap
-    if imap is not None:
-        for variable in (imap.password_env, imap.oauth2_token_env):
-            if variable and read_secret(variable) is None:
-                warnings.append(
-                    f"mailbox.imap names ${variable}, which is not set (needed to collect replies)"
-                )
+    for key, variable, needed_for in _named_secrets(config):
+        if read_secret(variable) is None:
+            warnings.append(f"{key} names ${variable}, which is not set (needed {needed_for})")
     if config.audit.allow_private_targets:
         warnings.append("audit.allow_private_targets is on: probes may reach private and loopback addresses")
     return warnings
+
+
+def _named_secrets(config: AuditConfig) -> list[tuple[str, str, str]]:
+    """(config key, environment variable, what for) for every secret the file names."""
+    named: list[tuple[str, str | None, str]] = []
+    if (imap := config.mailbox.imap) is not None:
+        named += [
+            ("mailbox.imap.password_env", imap.password_env, "to collect replies"),
+            ("mailbox.imap.oauth2_token_env", imap.oauth2_token_env, "to collect replies"),
+        ]
+    if (hooks := config.mailbox.webhooks) is not None:
+        for name in (
+            "mailgun_signing_key_env",
+            "sendgrid_secret_env",
+            "postmark_username_env",
+            "postmark_password_env",
+            "generic_secret_env",
+        ):
+            named.append((f"mailbox.webhooks.{name}", getattr(hooks, name), "by its webhook endpoint"))
+    if config.report.smtp is not None:
+        named.append(("report.smtp.password_env", config.report.smtp.password_env, "to email the report"))
+    return [(key, variable, why) for key, variable, why in named if variable]
