@@ -49,6 +49,16 @@ def test_check_warns_about_every_secret_the_file_names_but_the_environment_lacks
     assert "AUDIT_IMAP_PASSWORD" not in out
 
 
+def test_check_fails_on_a_data_directory_it_cannot_write(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")  # root may write anywhere, but not below a file
+    config = str(REPO / "companies.yaml")
+    code, out, err = invoke("--data-dir", str(blocker / "data"), "check", "--config", config)
+    assert code == 1 and "ok" not in out
+    assert "is not writable" in err and "Traceback" not in err
+    assert invoke("--data-dir", str(tmp_path / "data"), "check", "--config", config)[0] == 0
+
+
 def test_a_bad_config_gives_file_line_errors_and_exit_1(tmp_path: Path) -> None:
     bad = (REPO / "companies.yaml").read_text(encoding="utf-8").replace("  timezone:", "  time_zone:", 1)
     path = tmp_path / "companies.yaml"

@@ -9,18 +9,21 @@ from rich.markup import escape
 
 from audit.cli.common import config_option, console
 from audit.config import AuditConfig, load_config
-from audit.settings import read_secret
+from audit.datadir import ensure_data_dir
+from audit.settings import Settings, read_secret
 
 
 @click.command()
 @config_option
-def check(config_path: Path) -> None:
+@click.pass_obj
+def check(settings: Settings, config_path: Path) -> None:
     """Validate the configuration file and say what a run would do.
 
     \b
         audit check --config companies.yaml
     """
     config = load_config(config_path)
+    ensure_data_dir(settings.data_dir)  # a run would stop here: say so now, not after the first form is sent
     enabled = [company for company in config.companies if company.enabled]
     console.print(
         f"[green]ok[/green] {escape(str(config_path))}: audit '{escape(config.audit.name)}', "
