@@ -563,6 +563,17 @@ def test_the_report_command_writes_the_file_and_prints_its_path(
     assert code == 1 and "--as-of: 'soon' is not a time" in err
 
 
+def test_a_deadline_still_ahead_is_noted_in_the_audit_time_zone(stored_with_file: Stored) -> None:
+    text = config_yaml(audit_name=stored_with_file.config.audit.name)
+    stored_with_file.config_path.write_text(
+        text.replace("  country: IL\n", "  country: IL\n  deadline: 3650d\n", 1), encoding="utf-8"
+    )
+    code, _, err = _cli(stored_with_file, "report")
+    assert code == 0, err
+    note = next(line for line in err.splitlines() if line.startswith("note:"))
+    assert "Asia/Jerusalem) has not passed" in note and "+00:00" not in note
+
+
 def test_the_export_command_gives_csv_on_stdout_and_json_to_a_file(
     stored_with_file: Stored, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ import io
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from rich.markup import escape
@@ -36,8 +37,10 @@ def resolve_as_of(session: Session, config: AuditConfig, wave_id: int, text: str
     if moment is None:
         deadline = wave_deadline(session, config, wave_id)
         if deadline is not None and deadline > datetime.now(UTC):
+            zone = config.audit.timezone  # the CLI prints times in the audit's zone
+            local = deadline.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
             err_console.print(
-                f"note: wave {wave_id}'s deadline ({deadline.isoformat(timespec='minutes')}) has not passed; "
+                f"note: wave {wave_id}'s deadline ({local} {zone}) has not passed; "
                 "inquiries without a reply yet count as not answered. Use --as-of now for an interim report.",
                 markup=False,
                 highlight=False,
