@@ -21,4 +21,3 @@ def backoff_seconds(
     """
     ceiling = min(longest, first * 2.0 ** min(max(failures, 1) - 1, _MAX_DOUBLINGS))
     return ceiling if jitter is None else ceiling / 2 + jitter() * ceiling / 2
-

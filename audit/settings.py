@@ -1,4 +1,4 @@
-"""The only reader of the process environment (style.md rule 1).
+"""The only reader of the process environment (docs/style.md, "Configuration and the environment").
 
 Settings come from `AUDIT_*` variables (or a `.env` file in the working directory) and are passed down as one
 typed object; secrets named in companies.yaml (`password_env: ...`) are read through `read_secret`.

@@ -1,4 +1,4 @@
-"""Reply-address tokens and reference codes (email-collection.md section 2).
+"""Reply-address tokens and reference codes (docs/collection.md, "Reply addresses and reference codes").
 
 A token is 9 lower-case Crockford base32 characters (no i, l, o, u look-alikes): 8 random ones (40 bits, from
 `secrets`) and a check character, so a collector can drop mistyped or invented addresses early. A reference

@@ -1,7 +1,7 @@
 """Which control asks for what: scored evidence per slot, then one global greedy assignment.
 
-Weights follow form-probing.md section 3: autocomplete 10, input type or tag 8, label 6, name/id 5,
-placeholder/title/description 4, nearby text 2. A negative keyword in the same piece of evidence cancels it
+Weights follow docs/probing.md, "Classifying fields": autocomplete 10, input type or tag 8, label 6, name/id
+5, placeholder/title/description 4, nearby text 2. A negative keyword in the same piece of evidence cancels it
 (Chromium's NAME_IGNORED idea: "Company name" is not a person's name). On top of the words: ticket systems'
 field names (`ticket[subject]`, `helpdesk_ticket[subject]`, `request[subject]`, `z_subject`, `summary`) 7,
 the fieldset legend or heading above the control 2, and the position of a single-line field right before the

@@ -1,6 +1,6 @@
 """Filling the located form: mapped slots, selects, radios, checkboxes, fallbacks, and multi-step forms.
 
-Rules that keep a probe honest (form-probing.md section 5): only visible, enabled, editable controls are
+Rules that keep a probe honest (docs/probing.md, "Filling"): only visible, enabled, editable controls are
 touched; honeypots never, whatever their label says; served values stay as served; `fill()` types with real
 input events (React state sees them) and every value is read back, again after blur; required consent is
 ticked, marketing never; no `force=True`, no JS value assignment.

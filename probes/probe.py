@@ -1,7 +1,7 @@
 """`run_probe`: one company, one inquiry, at most one click.
 
-Order (form-probing.md section 1): fresh context; navigate through the safety check; stop on a bot
-challenge; cookie banner; locate the form; CAPTCHA check; fill; CAPTCHA check again; native validation;
+Order (docs/probing.md, "One probe, step by step"): fresh context; navigate through the safety check; stop on
+a bot challenge; cookie banner; locate the form; CAPTCHA check; fill; CAPTCHA check again; native validation;
 screenshot; dry run stops here; `before_submit`; one click; classify; evidence. Company-level problems become
 a `ProbeResult`; only `before_submit`'s own exceptions (the runner's database) propagate.
 """

@@ -26,7 +26,8 @@ class Outcome(StrEnum):
 
 
 class Detail(StrEnum):
-    """The finer state behind an outcome (form-probing.md section 10); kept in evidence and the database."""
+    """The finer state behind an outcome (docs/probing.md, "Deciding the outcome"); kept in evidence and the
+    database."""
 
     SUBMITTED_CONFIRMED = "SUBMITTED_CONFIRMED"  # network 2xx/3xx plus a page signal
     SUBMITTED_LIKELY = "SUBMITTED_LIKELY"  # one strong signal only

@@ -1,4 +1,4 @@
-"""A real, throw-away Dovecot 2.3 IMAP server for tests and benchmarks (email-collection.md §11).
+"""A real, throw-away Dovecot 2.3 IMAP server for tests and benchmarks (docs/collection.md, "How it is tested").
 
     with running_dovecot() as server:
         user = server.add_user()                       # a fresh, empty mailbox; password "testpass"

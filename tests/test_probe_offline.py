@@ -172,7 +172,7 @@ def test_private_targets_pass_when_allowed_but_schemes_never() -> None:
 
 
 def test_no_stray_navigation_outside_safety() -> None:
-    """style.md rule 6: every navigation goes through probes.safety.safe_goto."""
+    """docs/style.md, "One way to navigate": every navigation goes through probes.safety.safe_goto."""
     offenders = [
         f"{path.relative_to(PROBES.parent)}:{number}"
         for path in sorted(PROBES.rglob("*.py"))

@@ -1,4 +1,4 @@
-"""Reply classification (email-collection.md section 8): rules in order, the first that fires wins.
+"""Reply classification (docs/collection.md, "Classification"): rules in order, the first that fires wins.
 
 1. bounce (audit/collect/bounces.py): a delivery-status report, X-Failed-Recipients, a mail-system sender,
    flufl.bounce's detectors, a null return path with a report part, an attached original or a non-delivery

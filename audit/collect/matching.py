@@ -1,4 +1,4 @@
-"""Which inquiry a reply answers (email-collection.md section 3). First rule that hits wins, and says so.
+"""Which inquiry a reply answers (docs/collection.md, "Matching"). First rule that hits wins, and says so.
 
 1. the token in the true recipient: envelope headers and the transport's recipient first, then To/Cc (high);
 2. the reference code ("Ref: K7Q2-9F") in the subject or body, which help desks quote back (medium);

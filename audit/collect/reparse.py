@@ -1,9 +1,10 @@
 """Recompute every stored message's parse, match and classification from its raw bytes.
 
-Facts first, judgements recomputed (architecture.md): when the parser, the matching rules or the classifier
-improve, or a probe is added after its reply arrived, `audit collect --reparse` brings every message up to
-date. The raw file and the transport facts (source, folder, UID, arrival time) are never changed; a person's
-assignment (`assigned_by_hand`) is kept; manual replies have no raw bytes and are left alone.
+Facts first, judgements recomputed (docs/architecture.md, "Facts first, judgements recomputed"): when the
+parser, the matching rules or the classifier improve, or a probe is added after its reply arrived,
+`audit collect --reparse` brings every message up to date. The raw file and the transport facts (source,
+folder, UID, arrival time) are never changed; a person's assignment (`assigned_by_hand`) is kept; manual
+replies have no raw bytes and are left alone.
 """
 
 from __future__ import annotations

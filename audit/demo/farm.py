@@ -2,7 +2,7 @@
 
 Tests and `audit demo` drive these pages with a real Chromium, then assert on `RunningFarm.submissions`: on
 what the server got, never on what the tool says it sent. Each site imitates one real pattern from
-form-probing.md: vendor markup (Contact Form 7, Gravity Forms), honeypots, hidden tokens, a cross-origin
+docs/probing.md: vendor markup (Contact Form 7, Gravity Forms), honeypots, hidden tokens, a cross-origin
 iframe, Hebrew RTL, JS-rendered inputs, steps, a cookie overlay, required consent next to a marketing box, a
 CAPTCHA, dialogs, broken and slow endpoints and a bot challenge.
 
@@ -403,7 +403,7 @@ def _cf7_reply(sub: Submission) -> dict[str, Any]:
             "invalid_fields": invalid,
         }
     if not sub.accepted:
-        # CF7 shows the same text for spam and for a mail failure (form-probing.md section 2).
+        # CF7 shows the same text for spam and for a mail failure (docs/probing.md, "Deciding the outcome").
         return reply | {
             "status": "spam",
             "message": "There was an error trying to send your message. Please try again later.",

@@ -1,9 +1,9 @@
 """The demo's simulated companies: how each one answers the demo inquiry, and the mail it sends.
 
-Shaped like the TACK survey (method.md §1): a few answer fast, personally and warmly; most answer correctly
-but coldly within a day or two; a few answer late and poorly; some never answer, at most sending an automatic
-acknowledgement or a newsletter. Replies are dated into the future (submission time + the script's delay), as
-a real mailbox would hold them a week later; `audit demo` then grades as of the deadline.
+Shaped like the TACK survey (docs/method.md, "The model: TACK"): a few answer fast, personally and warmly;
+most answer correctly but coldly within a day or two; a few answer late and poorly; some never answer, at most
+sending an automatic acknowledgement or a newsletter. Replies are dated into the future (submission time + the
+script's delay), as a real mailbox would hold them a week later; `audit demo` then grades as of the deadline.
 
 Mail goes into a Maildir the way a delivery agent writes it (tmp/ then a rename into new/, with the file's
 mtime as the delivery time, which the Maildir source reads as the arrival time). A phone call is recorded the

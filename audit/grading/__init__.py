@@ -1,4 +1,4 @@
-"""The grader: every company's result for a wave, recomputed from stored facts (issue 4, method.md §2-§6).
+"""The grader: every company's result for a wave, recomputed from stored facts (issue 4, docs/method.md).
 
     grades = grade_wave(session, config, wave_id, as_of=deadline)   # then session.commit()
 

@@ -1,8 +1,9 @@
 """The audit's business calendar: working days and hours in the audit's zone, public holidays closed.
 
-Business time counts only open hours (method.md §4): a probe sent on Friday evening in Israel starts its
-business clock on Sunday at opening. Each local day's open interval is computed once, in UTC, so DST days
-come out right and a wave of thousands of probes costs a few dictionary lookups per probe-day.
+Business time counts only open hours (docs/method.md, "Business hours"): a probe sent on Friday evening in
+Israel starts its business clock on Sunday at opening. Each local day's open interval is computed once, in
+UTC, so DST days come out right and a wave of thousands of probes costs a few dictionary lookups per
+probe-day.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ class BusinessCalendar:
         """A threshold on the business clock: whole days are working days, anything else open hours.
 
         So `reasonable: 48h` reads "within 2 business days" and `fast: 4h` "within 4 business hours", the
-        tier lines of method.md §3, rather than 48 open hours (six working days).
+        tier lines of docs/method.md, "Tiers", rather than 48 open hours (six working days).
         """
         seconds = threshold.total_seconds()
         if seconds >= 86400 and seconds % 86400 == 0:

@@ -1,11 +1,12 @@
 """Per-probe times from stored facts (Probe and Message rows), as they stood at `as_of`.
 
-Rules (issue 4, method.md §3): only messages matched to the probe count, and only those received by `as_of`.
-Bounces count for nothing. The first reply is any other message; the first acknowledgement is the first
-auto-reply (an out-of-office or a templated reply is not human either, but acknowledges nothing about the
-inquiry). The first human reply is the first message classified human, by any channel (a call entered with
-`audit reply add` counts like an email), in any folder (a reply caught in Junk counts; the folder is kept).
-A human reply after the deadline but within the late window is `late`; after the late window it is ignored.
+Rules (issue 4, docs/method.md, "Per-inquiry times"): only messages matched to the probe count, and only those
+received by `as_of`. Bounces count for nothing. The first reply is any other message; the first
+acknowledgement is the first auto-reply (an out-of-office or a templated reply is not human either, but
+acknowledges nothing about the inquiry). The first human reply is the first message classified human, by any
+channel (a call entered with `audit reply add` counts like an email), in any folder (a reply caught in Junk
+counts; the folder is kept). A human reply after the deadline but within the late window is `late`; after the
+late window it is ignored.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The reply-quality rubric (method.md §6): criteria A, P1, P2, Q, V, E, M from a human reply's text.
+"""The reply-quality rubric (docs/method.md, "Rubric"): criteria A, P1, P2, Q, V, E, M from a human reply's
+text.
 
 Each criterion is scored by detectors that quote the words that fired (English and Hebrew); a reviewer
 confirms or overrides (`audit grade set`). Quality is sum(score) / sum(max) over the criteria, 0 to 1.
@@ -8,10 +9,10 @@ Every word list is a module-level tuple below: extend them there. Patterns are c
 persona- and inquiry-specific ones once per wave (`RubricContext.from_config`), so a wave of thousands of
 replies is graded in a second or two.
 
-Staff names (ethics, method.md §8): `find_staff_names` reads names from signature lines, self-introductions
-("my name is", "שמי") and greeting lines; `mask_staff_names` replaces them with "[staff]" everywhere in a
-text, keeping the persona's own name. Quotes in evidence and excerpts are masked when `audit.mask_staff_names`
-is on.
+Staff names (docs/method.md, "Ethics"): `find_staff_names` reads names from signature lines,
+self-introductions ("my name is", "שמי") and greeting lines; `mask_staff_names` replaces them with "[staff]"
+everywhere in a text, keeping the persona's own name. Quotes in evidence and excerpts are masked when
+`audit.mask_staff_names` is on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Tiers: one per probe from its times and quality, one per company from its probes (method.md §2, §5).
+"""Tiers: one per probe from its times and quality, one per company from its probes
+(docs/method.md, "Tiers" and "Company tier").
 
 Probe rules (thresholds from `audit.thresholds` and `audit.quality`, on the clock `audit.clock` names):
 - not_reached: no inquiry was submitted (the reason is the runner's);

@@ -54,7 +54,7 @@ class Evidence:
 class CriterionScore:
     """One rubric item for one human reply. `score` is 0..`max_score`; `overridden` when a person set it."""
 
-    criterion: str  # A, P1, P2, Q, V, E, M (method.md §6); T and F are timing facts, not text
+    criterion: str  # A, P1, P2, Q, V, E, M (docs/method.md, "Rubric"); T and F are timing facts, not text
     score: int
     max_score: int
     evidence: tuple[Evidence, ...] = ()

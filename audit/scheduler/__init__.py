@@ -1,7 +1,7 @@
 """The scheduler of `audit serve`: starts waves by cron, sends each planned submission when due, collects
 replies, closes waves at their deadline (grade, report, email) and prunes old files.
 
-Design (architecture.md, "One scheduler per database"): the database holds everything that matters (the
+Design (docs/architecture.md, "One scheduler per database"): the database holds everything that matters (the
 plan, the probes' write-ahead records, the messages, the report deliveries); APScheduler 3 (AsyncIOScheduler,
 jobs persisted in the same database with SQLAlchemyJobStore, coalesce, max_instances=1) only wakes workers up.
 Each job has a worker task here that runs its work whenever it is woken, one run at a time, with the database

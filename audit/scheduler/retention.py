@@ -1,9 +1,10 @@
 """Retention: delete raw message files and evidence folders `schedule.retention` after their wave's report.
 
 What goes: the raw `.eml` files of the messages matched to the wave's probes, and each probe's evidence folder
-(screenshots, evidence.json, traces), which hold staff names, cookies and personal data (method.md §8 rule 6).
-What stays: every database row (probes with their outcomes and times, messages with their parsed facts,
-grades), so reports and results can still be rebuilt. What was deleted is recorded per wave in `WavePruning`.
+(screenshots, evidence.json, traces), which hold staff names, cookies and personal data
+(docs/method.md, "Ethics"). What stays: every database row (probes with their outcomes and times, messages
+with their parsed facts, grades), so reports and results can still be rebuilt. What was deleted is recorded
+per wave in `WavePruning`.
 
 "After the report": a scheduled wave's `closed_at`; a wave run by hand is taken as reported at its last
 outcome plus `audit.deadline`. Messages matched to no inquiry go `retention` after they were received. A raw

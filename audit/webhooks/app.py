@@ -1,4 +1,5 @@
-"""The inbound-email webhook app: authenticate, store the raw message, answer, then process (design §7).
+"""The inbound-email webhook app: authenticate, store the raw message, answer, then process
+(docs/collection.md, "Webhooks").
 
 Order of work for every request: refuse an unconfigured endpoint (404); authenticate on the headers and URL
 where the provider allows it (SendGrid, Postmark; the raw endpoint's timestamp), before reading a byte of the

@@ -1,7 +1,7 @@
 """Turning what a provider posted into the RFC 5322 bytes we store.
 
 Raw MIME is kept byte for byte; we only prepend `X-Original-To:` lines carrying the envelope recipients
-(email-collection.md section 7), the one record of the true recipient that survives Bcc. When a provider sent
+(docs/collection.md, "Webhooks"), the one record of the true recipient that survives Bcc. When a provider sent
 parsed parts instead of raw MIME (Postmark without `RawEmail`, a Mailgun route not ending in `mime`, SendGrid
 without "POST the raw, full MIME message"), `rebuild_message` makes a minimal message from them, marked with
 `X-Audit-Rebuilt:` so nobody mistakes it for the original bytes.

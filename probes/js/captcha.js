@@ -1,4 +1,4 @@
-// Bot protection in this frame, before anything is filled (form-probing.md section 9). Detect only; never
+// Bot protection in this frame, before anything is filled (docs/probing.md, "CAPTCHAs and bot challenges"). Detect only; never
 // touch, solve or call a widget. Returns a list of {kind, signal, blocking, weak}:
 //   blocking  an interactive or possibly interactive challenge: nothing may be sent;
 //   !blocking a score-only check (reCAPTCHA v3, non-interactive Turnstile): recorded, the form is sent;
