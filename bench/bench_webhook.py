@@ -41,7 +41,7 @@ SECRET_VARIABLE = "AUDIT_BENCH_WEBHOOK_SECRET"
 def serve(mode: str, fd: int, data_dir: Path) -> None:
     """In the subprocess: serve the tool or the floor on the inherited listening socket."""
     from audit.db import open_database
-    from audit.webhook import WebhookSecrets, create_webhook_app
+    from audit.webhooks import WebhookSecrets, create_webhook_app
 
     if mode == "tool":
         engine = open_database(f"sqlite:///{(data_dir / 'audit.db').as_posix()}")

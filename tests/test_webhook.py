@@ -34,10 +34,11 @@ from sqlmodel import Session, col, select
 from starlette.types import Receive, Scope, Send
 
 import audit.collect.spool
+from audit.collect.spool import process_spool
 from audit.collect.store import IngestResult
 from audit.db import open_database
 from audit.models import InboundSpool, Message, WebhookReplay, utcnow
-from audit.webhook import WebhookSecrets, create_webhook_app, process_spool
+from audit.webhooks import WebhookSecrets, create_webhook_app
 from tests.dbutil import sqlite_url
 from tests.uvicorn_thread import uvicorn_in_thread
 

@@ -31,7 +31,7 @@ from audit.backoff import backoff_seconds
 from audit.collect.store import Arrival, ingest_raw
 from audit.models import InboundSpool, utcnow
 
-log = logging.getLogger("audit.webhooks.spool")
+log = logging.getLogger("audit.collect.spool")
 
 BATCH_SIZE = 50
 POLL_S = 5.0

@@ -2,8 +2,8 @@
 
 Passwords are hashed with scrypt from `hashlib` (memory-hard, in the standard library through OpenSSL), so no
 extra dependency is needed; the stored form is self-describing, `scrypt$n$r$p$salt$hash`, so the cost can be
-raised later without breaking old hashes. The session cookie is JSON signed with HMAC-SHA256, a dozen lines
-of the standard library instead of a dependency for it.
+raised later without breaking old hashes. The session cookie is JSON signed with HMAC-SHA256 (`SessionCodec`
+and `SessionMiddleware` below say why not Starlette's `SessionMiddleware`).
 """
 
 from __future__ import annotations
@@ -173,6 +173,19 @@ def route_path(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
+# Why not Starlette's SessionMiddleware (itsdangerous), checked against Starlette 1.10:
+# - its `https_only` is fixed when the app is built, and puts "; secure" on every cookie or on none; ours is
+#   Secure exactly when this request came over https, directly or by a trusted proxy's X-Forwarded-Proto
+#   (`is_https`), so a plain-http deployment behind no proxy still keeps its session;
+# - it has no paths to skip: the webhooks, /healthz and /metrics would parse a browser's cookie and get a
+#   session in their scope, which they must never see;
+# - its cookie is `value.timestamp.signature` with `httponly; samesite=lax[; secure]` in lower case, and a
+#   cleared session becomes `null` with a 1970 expiry: other bytes on the wire than those tests/test_web.py
+#   asserts (HttpOnly, SameSite=Lax, Secure; `payload.signature`) and than browsers hold today, so every
+#   deployed session would end at the upgrade;
+# - its signature is itsdangerous' default HMAC-SHA1, with no setting for another digest.
+# What the session means stays in the session whichever codec signs it: `current_user` checks the password
+# hash's fingerprint (a new hash ends every session) and the 7-day age of the login.
 class SessionCodec:
     """JSON, base64url, `.`, then an HMAC-SHA256 of it; a cookie that does not verify is an empty session."""
 

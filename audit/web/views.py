@@ -1,52 +1,30 @@
 """The web UI's pages: server-rendered HTML, forms that POST and redirect (303), no JavaScript.
 
-Every page but /login needs a signed-in user; every POST needs the session's CSRF token. Database work runs in
-sync views (FastAPI runs them in its thread pool), each in one short session.
+Every page here needs a signed-in user (`User`); every POST needs the session's CSRF token (`Csrf`). Database
+work runs in sync views (FastAPI runs them in its thread pool), each in one short session. /login and /logout
+are `audit.web.login`.
 """
 
 from __future__ import annotations
 
-import logging
 import mimetypes
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-import jinja2
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from audit.collect.manual import CHANNELS, add_manual_reply, assign
-from audit.config import AuditConfig
 from audit.errors import AuditError, WaveError
-from audit.grading.types import Tier
 from audit.models import Message, Probe, Wave
-from audit.reporting.render import TEMPLATES_PACKAGE, template_file
-from audit.settings import Settings
+from audit.reporting.render import template_file
 from audit.web import queries
-from audit.web.auth import (
-    AuthSettings,
-    client_address,
-    current_user,
-    header_user,
-    log_in,
-    log_out,
-    session_of,
-)
-from audit.web.csrf import csrf_token, require_csrf
+from audit.web.context import Csrf, NotFound, User, Web, WebContext, flash, render, see_other
 from audit.web.grades import render_report, wave_grades
-from audit.web.health import SchedulerLike
-from audit.web.throttle import LoginThrottle
-
-log = logging.getLogger("audit.web")
 
 MAX_SERVED_PATH_CHARS = 1024
 SERVED_FOLDERS = ("evidence", "raw")  # of the data directory; never the database or anything else
@@ -60,82 +38,14 @@ REPORT_CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
-TIER_NAMES = {
-    Tier.FAST_COURTEOUS: "Fast and courteous",
-    Tier.REASONABLE: "Reasonable",
-    Tier.SLOW_OR_LACKING: "Slow or lacking",
-    Tier.NO_REPLY: "No reply",
-    Tier.PENDING: "Pending",
-    Tier.NOT_REACHED: "Not reached",
-}
+# A row id in a URL: at most what the id columns hold (INTEGER, 32-bit on PostgreSQL), else the request is
+# refused (404 for a GET, 400 for a POST) before it reaches the database, which fails on a larger number
+# (PostgreSQL: "integer out of range"; SQLite past 64 bits: OverflowError), a 500.
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
-
-class LoginRequired(Exception):
-    """No signed-in user: a redirect to the login page, back here afterwards."""
-
-
-class NotFound(Exception):
-    """Answered with the 404 page."""
-
-
-@dataclass
-class WebContext:
-    settings: Settings
-    config: AuditConfig
-    engine: Engine
-    auth: AuthSettings
-    scheduler: SchedulerLike | None
-    templates: Jinja2Templates
-    throttle: LoginThrottle
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.config.audit.timezone)
-
-
-def web_environment(zone: ZoneInfo) -> jinja2.Environment:
-    """The web UI's one Jinja environment: everything escaped, and a missing name is an error, not ''."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader(TEMPLATES_PACKAGE, "web"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-
-    def local(moment: datetime | None, form: str = "%Y-%m-%d %H:%M") -> str:
-        return moment.astimezone(zone).strftime(form) if moment is not None else ""
-
-    env.filters["local"] = local
-    env.filters["duration"] = duration
-    env.filters["tier_name"] = lambda tier: TIER_NAMES.get(tier, str(tier))
-    env.filters["percent"] = lambda value: "" if value is None else f"{round(value * 100)}%"
-    return env
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    minutes = round(seconds / 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-
-
-def safe_next(target: str | None) -> str:
-    """Only a path on this site: no scheme, no `//host`, no backslash tricks."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/waves"
-    return target
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def flash(request: Request, kind: str, text: str) -> None:
-    """A notice for the next page, carried in the session cookie (kept short: a cookie holds 4 KB)."""
-    session_of(request)["flash"] = {"kind": kind, "text": text[:500]}
+router = APIRouter()
 
 
 def served_path(data_dir: Path, relative: str) -> Path | None:
@@ -162,53 +72,6 @@ def served_path(data_dir: Path, relative: str) -> Path | None:
     return candidate
 
 
-def render(
-    web: WebContext,
-    request: Request,
-    name: str,
-    context: dict[str, Any],
-    *,
-    status: int = 200,
-    user: str | None = None,
-) -> HTMLResponse:
-    """A page of the UI: `context` plus what the layout needs (the user, the CSRF token, a flash message)."""
-    unmatched = 0
-    if user is not None:
-        with Session(web.engine) as session:
-            unmatched = queries.unmatched_count(session)
-    base = {
-        "user": user,
-        "signed_in_by_proxy": header_user(request, web.auth.trusted_header, web.auth.proxies) is not None,
-        "csrf_token": csrf_token(request),
-        "flash": session_of(request).pop("flash", None),
-        "audit_name": web.config.audit.name,
-        "unmatched": unmatched,
-        "page": name.removesuffix(".html.j2"),
-    }
-    return web.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
-
-
-def require_user(request: Request) -> str:
-    """A FastAPI dependency: the signed-in user, or off to the login page."""
-    web: WebContext = request.app.state.web
-    user = current_user(request, web.auth)
-    if user is None:
-        raise LoginRequired
-    return user
-
-
-# Module level, not inside `ui_router`: FastAPI resolves these (string) annotations in the module's globals.
-# In a view's parameters `User` comes before `Csrf`, so a signed-out POST is sent to the login page.
-User = Annotated[str, Depends(require_user)]
-Csrf = Annotated[None, Depends(require_csrf)]
-# A row id in a URL: at most what the id columns hold (INTEGER, 32-bit on PostgreSQL), else the request is
-# refused (404 for a GET, 400 for a POST) before it reaches the database, which fails on a larger number
-# (PostgreSQL: "integer out of range"; SQLite past 64 bits: OverflowError), a 500.
-MAX_ID = 2**31 - 1
-MAX_PAGE = 1_000_000
-RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
-
-
 def probe_number_problem(reference: str) -> str | None:
     """Why a typed inquiry reference that is all digits cannot be a probe number, or None.
 
@@ -221,257 +84,227 @@ def probe_number_problem(reference: str) -> str | None:
     return None
 
 
-def ui_router(web: WebContext) -> APIRouter:
-    router = APIRouter()
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    return see_other("/waves")
 
-    @router.get("/", include_in_schema=False)
-    def home(request: Request) -> RedirectResponse:
-        return see_other("/waves")
 
-    @router.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return Response(status_code=204)  # no icon, and no 404 in the browser console for lack of one
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return Response(status_code=204)  # no icon, and no 404 in the browser console for lack of one
 
-    @router.get("/static/web.css", include_in_schema=False)
-    def stylesheet() -> Response:
-        css = template_file("web/web.css").read_bytes()
-        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
-    # --- login ----------------------------------------------------------------------------------------
+@router.get("/static/web.css", include_in_schema=False)
+def stylesheet() -> Response:
+    css = template_file("web/web.css").read_bytes()
+    return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
-    @router.get("/login")
-    def login_page(request: Request, next: str = "/waves") -> Response:
-        if current_user(request, web.auth) is not None:
-            return see_other(safe_next(next))
-        return render(
-            web, request, "login.html.j2", {"next": safe_next(next), "error": None, "auth": web.auth}
-        )
 
-    @router.post("/login", dependencies=[Depends(require_csrf)])
-    def login(
-        request: Request, password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/waves"
-    ) -> Response:
-        target = safe_next(next)
-        address = client_address(request, web.auth.proxies)
-        context: dict[str, Any] = {"next": target, "auth": web.auth}
-        if web.auth.password is None:
-            return render(
-                web, request, "login.html.j2", {**context, "error": "Password login is off."}, status=403
-            )
-        try:
-            verdict = web.throttle.attempt(address)
-        except SQLAlchemyError as ex:  # fail closed: no count, no check
-            log.warning("web UI: the login throttle's database did not answer: %s", ex.__class__.__name__)
-            error = "The server cannot check passwords right now. Try again in a minute."
-            return render(web, request, "login.html.j2", {**context, "error": error}, status=503)
-        if not verdict.allowed:
-            who = "from everyone" if verdict.full == "global" else f"from {address}"
-            log.warning("web UI: refused a login %s (too many wrong passwords)", who)
-            error = f"Too many wrong passwords. Try again in {int(verdict.retry_after_s // 60) + 1} min."
-            page = render(web, request, "login.html.j2", {**context, "error": error}, status=429)
-            page.headers["Retry-After"] = str(int(verdict.retry_after_s) + 1)
-            return page
-        if not web.auth.password.verify(password):  # already counted by attempt()
-            log.warning("web UI: a wrong password from %s", address)
-            return render(web, request, "login.html.j2", {**context, "error": "Wrong password."}, status=401)
-        try:
-            web.throttle.succeeded(address)
-        except SQLAlchemyError as ex:  # the password was checked and right: a count left behind only ages out
-            log.warning(
-                "web UI: could not clear the login throttle for %s: %s", address, ex.__class__.__name__
-            )
-        log_in(request, web.auth, "admin")
-        return see_other(target)
+# --- waves ----------------------------------------------------------------------------------------
 
-    @router.post("/logout", dependencies=[Depends(require_csrf)])
-    def logout(request: Request) -> RedirectResponse:
-        log_out(request)
-        return see_other("/login")
 
-    # --- waves ----------------------------------------------------------------------------------------
+@router.get("/waves")
+def waves(request: Request, web: Web, user: User) -> HTMLResponse:
+    with Session(web.engine) as session:
+        rows = queries.waves_progress(session)
+    health = web.scheduler.health() if web.scheduler is not None else None
+    return render(web, request, "waves.html.j2", {"waves": rows, "scheduler": health}, user=user)
 
-    @router.get("/waves")
-    def waves(request: Request, user: User) -> HTMLResponse:
-        with Session(web.engine) as session:
-            rows = queries.waves_progress(session)
-        health = web.scheduler.health() if web.scheduler is not None else None
-        return render(web, request, "waves.html.j2", {"waves": rows, "scheduler": health}, user=user)
 
-    @router.get("/waves/{wave_id}")
-    def wave(
-        request: Request, user: User, wave_id: RowId, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
-    ) -> HTMLResponse:
-        with Session(web.engine) as session:
-            found = session.get(Wave, wave_id)
-            if found is None:
-                raise NotFound
-            probes, pages = queries.wave_page(session, wave_id, data_dir=web.settings.data_dir, page=page)
-            grades = wave_grades(session, web.config, wave_id, as_of=datetime.now(UTC))
-        context = {"wave": found, "probes": probes, "pages": pages, "current": page, "grades": grades}
-        return render(web, request, "wave.html.j2", context, user=user)
-
-    # --- inbox ----------------------------------------------------------------------------------------
-
-    @router.get("/inbox")
-    def inbox(request: Request, user: User) -> HTMLResponse:
-        with Session(web.engine) as session:
-            context = {
-                "messages": queries.unmatched_messages(session),
-                "review": queries.messages_to_review(session),
-                "choices": queries.probe_choices(session),
-            }
-        return render(web, request, "inbox.html.j2", context, user=user)
-
-    @router.post("/inbox/{message_id}/assign")
-    def inbox_assign(
-        request: Request,
-        user: User,
-        _csrf: Csrf,
-        message_id: RowId,
-        probe: Annotated[str, Form()] = "",
-        reference: Annotated[str, Form()] = "",
-    ) -> RedirectResponse:
-        chosen = reference.strip() or probe.strip()
-        if not chosen:
-            flash(request, "error", f"Message {message_id}: choose an inquiry or type its reference code.")
-            return see_other("/inbox")
-        if problem := probe_number_problem(chosen):
-            flash(request, "error", problem)
-            return see_other("/inbox")
-        try:
-            with Session(web.engine) as session:
-                message = assign(session, message_id, chosen, data_dir=web.settings.data_dir)
-                session.commit()
-                target = session.get(Probe, message.probe_id)
-                assert target is not None
-                text = f"Message {message_id} answers {target.company_id} {target.ref_code} ({message.kind})."
-        except AuditError as ex:
-            flash(request, "error", str(ex))
-        else:
-            flash(request, "ok", text)
-        return see_other("/inbox")
-
-    @router.get("/messages/{message_id}/html")
-    def message_html(user: User, message_id: RowId) -> Response:
-        with Session(web.engine) as session:
-            message = session.get(Message, message_id)
-        if message is None or not message.html_sanitized:
+@router.get("/waves/{wave_id}")
+def wave(
+    request: Request,
+    web: Web,
+    user: User,
+    wave_id: RowId,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> HTMLResponse:
+    with Session(web.engine) as session:
+        found = session.get(Wave, wave_id)
+        if found is None:
             raise NotFound
-        # Sanitised by nh3 when parsed, and still shown sandboxed: the page can run nothing and reach nothing.
-        headers = {"Content-Security-Policy": SANDBOX_CSP, "X-Frame-Options": "SAMEORIGIN"}
-        return HTMLResponse(message.html_sanitized, headers=headers)
+        probes, pages = queries.wave_page(session, wave_id, data_dir=web.settings.data_dir, page=page)
+        grades = wave_grades(session, web.config, wave_id, as_of=datetime.now(UTC))
+    context = {"wave": found, "probes": probes, "pages": pages, "current": page, "grades": grades}
+    return render(web, request, "wave.html.j2", context, user=user)
 
-    # --- manual replies -------------------------------------------------------------------------------
 
-    def reply_form(
-        request: Request, user: str, values: dict[str, str], error: str | None, status: int = 200
-    ) -> HTMLResponse:
-        with Session(web.engine) as session:
-            choices = queries.probe_choices(session)
+# --- inbox ----------------------------------------------------------------------------------------
+
+
+@router.get("/inbox")
+def inbox(request: Request, web: Web, user: User) -> HTMLResponse:
+    with Session(web.engine) as session:
         context = {
-            "choices": choices,
-            "channels": CHANNELS,
-            "values": values,
-            "error": error,
-            "timezone": web.config.audit.timezone,
+            "messages": queries.unmatched_messages(session),
+            "review": queries.messages_to_review(session),
+            "choices": queries.probe_choices(session),
         }
-        return render(web, request, "reply_new.html.j2", context, status=status, user=user)
+    return render(web, request, "inbox.html.j2", context, user=user)
 
-    @router.get("/replies/new")
-    def reply_new(request: Request, user: User, probe: str = "") -> HTMLResponse:
-        now = datetime.now(web.zone).strftime("%Y-%m-%dT%H:%M")
-        return reply_form(request, user, {"probe": probe, "channel": "phone", "at": now, "note": ""}, None)
 
-    @router.post("/replies")
-    def reply_add(
-        request: Request,
-        user: User,
-        _csrf: Csrf,
-        probe: Annotated[str, Form()] = "",
-        channel: Annotated[str, Form()] = "phone",
-        at: Annotated[str, Form()] = "",
-        note: Annotated[str, Form()] = "",
-    ) -> Response:
-        values = {"probe": probe, "channel": channel, "at": at, "note": note}
-        try:
-            when = datetime.fromisoformat(at.strip())
-        except ValueError:
-            return reply_form(
-                request, user, values, "Give the time the reply came, e.g. 2026-11-26 14:05.", 400
-            )
-        if when.tzinfo is None:  # the form's datetime-local field: the audit's time zone
-            when = when.replace(tzinfo=web.zone)
-        if not probe.strip():
-            return reply_form(request, user, values, "Choose the inquiry this reply answers.", 400)
-        if problem := probe_number_problem(probe):
-            return reply_form(request, user, values, problem, 400)
-        try:
-            with Session(web.engine) as session:
-                message = add_manual_reply(session, reference=probe, channel=channel, at=when, note=note)
-                session.commit()
-                answered = session.get(Probe, message.probe_id)
-                assert answered is not None
-                wave_id, company_id = answered.wave_id, answered.company_id
-        except AuditError as ex:
-            return reply_form(request, user, values, str(ex), 400)
-        flash(request, "ok", f"Recorded a {channel} reply from {company_id} as message {message.id}.")
-        return see_other(f"/waves/{wave_id}#company-{quote(company_id)}")
-
-    # --- reports --------------------------------------------------------------------------------------
-
-    @router.get("/reports")
-    def reports(request: Request, user: User) -> HTMLResponse:
+@router.post("/inbox/{message_id}/assign")
+def inbox_assign(
+    request: Request,
+    web: Web,
+    user: User,
+    _csrf: Csrf,
+    message_id: RowId,
+    probe: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    chosen = reference.strip() or probe.strip()
+    if not chosen:
+        flash(request, "error", f"Message {message_id}: choose an inquiry or type its reference code.")
+        return see_other("/inbox")
+    if problem := probe_number_problem(chosen):
+        flash(request, "error", problem)
+        return see_other("/inbox")
+    try:
         with Session(web.engine) as session:
-            rows = queries.waves_progress(session)
-        context = {"waves": rows, "language": web.config.audit.language}
-        return render(web, request, "reports.html.j2", context, user=user)
+            message = assign(session, message_id, chosen, data_dir=web.settings.data_dir)
+            session.commit()
+            target = session.get(Probe, message.probe_id)
+            assert target is not None
+            text = f"Message {message_id} answers {target.company_id} {target.ref_code} ({message.kind})."
+    except AuditError as ex:
+        flash(request, "error", str(ex))
+    else:
+        flash(request, "ok", text)
+    return see_other("/inbox")
 
-    @router.get("/reports/{wave_id}")
-    def report(request: Request, user: User, wave_id: RowId) -> RedirectResponse:
-        query = f"?{request.url.query}" if request.url.query else ""
-        return see_other(f"/files/reports/wave-{wave_id}.html{query}")
 
-    @router.get("/files/reports/wave-{wave_id}.html")
-    def report_page(
-        request: Request,
-        user: User,
-        wave_id: RowId,
-        lang: Annotated[str | None, Query(pattern="^(en|he)$")] = None,
-        as_of: Annotated[str, Query(pattern="^(deadline|now)$")] = "deadline",
-    ) -> Response:
-        """Rendered on each visit; its address sits beside the evidence, so the report's links resolve."""
-        moment = datetime.now(UTC) if as_of == "now" else None  # None: each inquiry's deadline
-        try:
-            with Session(web.engine) as session:
-                html = render_report(
-                    session,
-                    web.config,
-                    wave_id,
-                    as_of=moment,
-                    lang=lang or web.config.audit.language,
-                    data_dir=web.settings.data_dir,
-                )
-        except WaveError as ex:
-            raise NotFound from ex
-        except AuditError as ex:
-            context = {"title": "No report", "text": str(ex)}
-            return render(web, request, "error.html.j2", context, status=400, user=user)
-        return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
+@router.get("/messages/{message_id}/html")
+def message_html(web: Web, user: User, message_id: RowId) -> Response:
+    with Session(web.engine) as session:
+        message = session.get(Message, message_id)
+    if message is None or not message.html_sanitized:
+        raise NotFound
+    # Sanitised by nh3 when parsed, and still shown sandboxed: the page can run nothing and reach nothing.
+    headers = {"Content-Security-Policy": SANDBOX_CSP, "X-Frame-Options": "SAMEORIGIN"}
+    return HTMLResponse(message.html_sanitized, headers=headers)
 
-    # --- evidence files -------------------------------------------------------------------------------
 
-    @router.get("/files/{relative:path}")
-    def files(user: User, relative: str) -> FileResponse:
-        path = served_path(web.settings.data_dir, relative)
-        if path is None:
-            raise NotFound
-        suffix = path.suffix.lower()
-        headers = {"Content-Security-Policy": SANDBOX_CSP, "Cache-Control": "private, max-age=300"}
-        if suffix in INLINE_TYPES:
-            return FileResponse(path, media_type=INLINE_TYPES[suffix], headers=headers)
-        if suffix in TEXT_TYPES:
-            return FileResponse(path, media_type=TEXT_TYPES[suffix], headers=headers)
-        guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return FileResponse(path, media_type=guessed, filename=path.name, headers=headers)
+# --- manual replies -------------------------------------------------------------------------------
 
-    return router
+
+def reply_form(
+    web: WebContext, request: Request, user: str, values: dict[str, str], error: str | None, status: int = 200
+) -> HTMLResponse:
+    with Session(web.engine) as session:
+        choices = queries.probe_choices(session)
+    context = {
+        "choices": choices,
+        "channels": CHANNELS,
+        "values": values,
+        "error": error,
+        "timezone": web.config.audit.timezone,
+    }
+    return render(web, request, "reply_new.html.j2", context, status=status, user=user)
+
+
+@router.get("/replies/new")
+def reply_new(request: Request, web: Web, user: User, probe: str = "") -> HTMLResponse:
+    now = datetime.now(web.zone).strftime("%Y-%m-%dT%H:%M")
+    return reply_form(web, request, user, {"probe": probe, "channel": "phone", "at": now, "note": ""}, None)
+
+
+@router.post("/replies")
+def reply_add(
+    request: Request,
+    web: Web,
+    user: User,
+    _csrf: Csrf,
+    probe: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form()] = "phone",
+    at: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    values = {"probe": probe, "channel": channel, "at": at, "note": note}
+    try:
+        when = datetime.fromisoformat(at.strip())
+    except ValueError:
+        return reply_form(
+            web, request, user, values, "Give the time the reply came, e.g. 2026-11-26 14:05.", 400
+        )
+    if when.tzinfo is None:  # the form's datetime-local field: the audit's time zone
+        when = when.replace(tzinfo=web.zone)
+    if not probe.strip():
+        return reply_form(web, request, user, values, "Choose the inquiry this reply answers.", 400)
+    if problem := probe_number_problem(probe):
+        return reply_form(web, request, user, values, problem, 400)
+    try:
+        with Session(web.engine) as session:
+            message = add_manual_reply(session, reference=probe, channel=channel, at=when, note=note)
+            session.commit()
+            answered = session.get(Probe, message.probe_id)
+            assert answered is not None
+            wave_id, company_id = answered.wave_id, answered.company_id
+    except AuditError as ex:
+        return reply_form(web, request, user, values, str(ex), 400)
+    flash(request, "ok", f"Recorded a {channel} reply from {company_id} as message {message.id}.")
+    return see_other(f"/waves/{wave_id}#company-{quote(company_id)}")
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+
+@router.get("/reports")
+def reports(request: Request, web: Web, user: User) -> HTMLResponse:
+    with Session(web.engine) as session:
+        rows = queries.waves_progress(session)
+    context = {"waves": rows, "language": web.config.audit.language}
+    return render(web, request, "reports.html.j2", context, user=user)
+
+
+@router.get("/reports/{wave_id}")
+def report(request: Request, user: User, wave_id: RowId) -> RedirectResponse:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return see_other(f"/files/reports/wave-{wave_id}.html{query}")
+
+
+@router.get("/files/reports/wave-{wave_id}.html")
+def report_page(
+    request: Request,
+    web: Web,
+    user: User,
+    wave_id: RowId,
+    lang: Annotated[str | None, Query(pattern="^(en|he)$")] = None,
+    as_of: Annotated[str, Query(pattern="^(deadline|now)$")] = "deadline",
+) -> Response:
+    """Rendered on each visit; its address sits beside the evidence, so the report's links resolve."""
+    moment = datetime.now(UTC) if as_of == "now" else None  # None: each inquiry's deadline
+    try:
+        with Session(web.engine) as session:
+            html = render_report(
+                session,
+                web.config,
+                wave_id,
+                as_of=moment,
+                lang=lang or web.config.audit.language,
+                data_dir=web.settings.data_dir,
+            )
+    except WaveError as ex:
+        raise NotFound from ex
+    except AuditError as ex:
+        context = {"title": "No report", "text": str(ex)}
+        return render(web, request, "error.html.j2", context, status=400, user=user)
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
+
+
+# --- evidence files -------------------------------------------------------------------------------
+
+
+@router.get("/files/{relative:path}")
+def files(web: Web, user: User, relative: str) -> FileResponse:
+    path = served_path(web.settings.data_dir, relative)
+    if path is None:
+        raise NotFound
+    suffix = path.suffix.lower()
+    headers = {"Content-Security-Policy": SANDBOX_CSP, "Cache-Control": "private, max-age=300"}
+    if suffix in INLINE_TYPES:
+        return FileResponse(path, media_type=INLINE_TYPES[suffix], headers=headers)
+    if suffix in TEXT_TYPES:
+        return FileResponse(path, media_type=TEXT_TYPES[suffix], headers=headers)
+    guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=guessed, filename=path.name, headers=headers)
