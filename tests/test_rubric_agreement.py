@@ -2,7 +2,7 @@
 
 Each labelled reply (labelled_en.yaml, labelled_he.yaml) answers one inquiry of contexts.yaml and carries a
 person's score on every criterion and a tier (warm, cold, poor). The code scores the same text the way the
-grader does (audit/grading/__init__.py); per criterion and language we measure exact agreement and the
+grader does (audit/grading/wave.py); per criterion and language we measure exact agreement and the
 quadratic-weighted Cohen's kappa, and check that the quality thresholds in audit/config.py put each tier where
 the person did. How the set was written and the current figures: tests/data/rubric/README.md.
 Run with `pytest -s` for the table; scripts/calibrate_quality.py chooses the thresholds.
