@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from audit.collect.imap import ImapCredentials, ImapStats, collect_imap_once, imap_watch
 from audit.collect.maildir import collect_maildir_once
+from audit.collect.spool import process_spool
 from audit.config import AuditConfig, ImapSection
 from audit.errors import AuditError
 from audit.settings import read_secret
@@ -47,7 +48,6 @@ def collect_once(engine: Engine, config: AuditConfig, *, data_dir: Path) -> Coll
     _sources_or_fail(config)
     report = CollectReport()
     # Webhook deliveries accepted by `audit serve` but not yet ingested (say it was stopped mid-way).
-    from audit.collect.spool import process_spool
 
     if (ingested := process_spool(engine, data_dir)) > 0:
         report.lines.append(f"webhook spool: {ingested} accepted deliveries ingested")

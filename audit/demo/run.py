@@ -28,9 +28,11 @@ from audit.db import open_database, session_scope
 from audit.demo.farm import serve_farm
 from audit.demo.replies import DeliveredReply, deliver_replies
 from audit.errors import DataDirError
+from audit.grading import grade_wave, wave_deadline
 from audit.grading.types import Tier, WaveGrades
 from audit.models import Probe
 from audit.progress import print_run_summary, run_with_progress
+from audit.reporting import write_report_file
 from audit.runner import RunOptions
 from audit.settings import Settings
 from probes import Outcome
@@ -147,8 +149,6 @@ def run_demo(
 def _answer_grade_report(
     result: DemoResult, settings: Settings, config: AuditConfig, *, console: Console, lang: str | None
 ) -> DemoResult:
-    from audit.grading import grade_wave, wave_deadline
-    from audit.reporting import write_report_file
 
     engine = open_database(settings.resolved_database_url())
     try:

@@ -19,10 +19,12 @@ from sqlmodel import Session, col, select
 
 from audit.config import AuditConfig
 from audit.errors import DataDirError, UsageError, WaveError
+from audit.grading import grade_wave, previous_wave_id, wave_deadline
 from audit.grading.types import WaveGrades
 from audit.models import Message, Probe, Wave
 from audit.reporting.data import build_report_data
 from audit.reporting.i18n import LANGUAGES, Lang
+from audit.reporting.render import render_html
 from audit.reporting.types import EvidenceLink, ReportData, WaveFacts
 
 __all__ = ["ReportData", "build_report_from_db", "report_language", "write_report_file"]
@@ -39,7 +41,6 @@ def report_language(lang: str | None, config: AuditConfig) -> Lang:
 
 
 def _grade(session: Session, config: AuditConfig, wave_id: int, as_of: datetime | None) -> WaveGrades:
-    from audit.grading import grade_wave, wave_deadline
 
     moment = as_of or wave_deadline(session, config, wave_id) or datetime.now(UTC)
     return grade_wave(session, config, wave_id, as_of=moment, persist=False)
@@ -105,7 +106,6 @@ def build_report_from_db(
     `as_of` None is the wave's deadline (now, if nothing was submitted). Evidence is linked only when
     `data_dir` is given, relative to `links_from` (the folder the report will be written to).
     """
-    from audit.grading import previous_wave_id
 
     language = report_language(lang, config)
     if session.get(Wave, wave_id) is None:
@@ -133,7 +133,6 @@ def write_report_file(
     """Write the web report to `out` (default <data_dir>/reports/wave-<id>-<lang>.html) atomically.
 
     Returns the path written."""
-    from audit.reporting.render import render_html
 
     language = report_language(lang, config)
     target = out if out is not None else data_dir / "reports" / f"wave-{wave_id}-{language}.html"

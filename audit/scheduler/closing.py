@@ -28,7 +28,11 @@ from sqlmodel import Session, col, select
 from audit.backoff import backoff_seconds
 from audit.config import AuditConfig
 from audit.db import session_scope
+from audit.grading import grade_wave, wave_deadline
+from audit.grading.store import replace_probe_grades
+from audit.mailer import build_report_message, send_message
 from audit.models import PlannedSubmission, Probe, ProbeState, ReportDelivery, ScheduledWave, utcnow
+from audit.reporting import build_report_from_db, write_report_file
 from audit.settings import Settings
 
 log = logging.getLogger("audit.scheduler")
@@ -46,7 +50,6 @@ def close_time(session: Session, config: AuditConfig, wave_id: int) -> datetime 
     The grader's own wave deadline (the last submission plus `audit.deadline`); a wave where nothing could
     be submitted closes as soon as every probe has its outcome.
     """
-    from audit.grading import wave_deadline
 
     skipped = select(PlannedSubmission.probe_id).where(
         PlannedSubmission.wave_id == wave_id, PlannedSubmission.status == "skipped"
@@ -74,9 +77,6 @@ def close_wave(
     record its delivery. A crash before that commit just means doing it all again (everything is recomputed
     from stored facts); after it, the wave is closed and its email is on record.
     """
-    from audit.grading import grade_wave
-    from audit.grading.store import replace_probe_grades
-    from audit.reporting import write_report_file
 
     # The reading first, in a transaction that never writes: on SQLite a transaction that reads for a while
     # and then writes fails at once if anyone else committed in between (the collector, the runner).
@@ -167,8 +167,6 @@ def _claim(engine: Engine, delivery: ReportDelivery) -> bool:
 
 
 def _deliver(config: AuditConfig, engine: Engine, delivery: ReportDelivery) -> bool:
-    from audit.mailer import build_report_message, send_message
-    from audit.reporting import build_report_from_db
 
     smtp = config.report.smtp
     if delivery.state == SENDING:

@@ -39,6 +39,8 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import col
 
+from audit.collect.imap import imap_idle_wakeups
+from audit.collect.sources import collect_once, imap_credentials
 from audit.config import AuditConfig, ScheduleSection
 from audit.db import session_scope
 from audit.errors import AuditError
@@ -293,8 +295,6 @@ class AuditScheduler:
         imap = self.config.mailbox.imap
         if imap is None or "collect" not in self._events:
             return
-        from audit.collect.imap import imap_idle_wakeups
-        from audit.collect.sources import imap_credentials
 
         try:
             credentials = imap_credentials(imap)
@@ -439,7 +439,6 @@ class AuditScheduler:
         await self._refresh()
 
     async def _collect(self) -> None:
-        from audit.collect.sources import collect_once
 
         started = utcnow()
         try:
