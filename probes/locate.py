@@ -2,13 +2,15 @@
 
 A page may hold a search box, a newsletter signup and the contact form, in any frame (HubSpot, Zoho and
 Google Forms sit in cross-origin iframes) and sometimes without a <form> element at all. Every group is
-scored; the best one above the threshold wins, and the layer that found it is recorded.
+scored by the table of rules `SCORING_RULES` (docs/probing.md, "Finding the form"); the best one above the
+threshold wins, and the layer that found it is recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from playwright.async_api import Error as PlaywrightError
@@ -43,58 +45,125 @@ class LocatedForm:
         return self.snap.url
 
 
-def score_group(snap: FrameSnapshot, group: GroupInfo) -> tuple[float, list[str]]:
-    """How much a group looks like a contact form (and why)."""
+STRONG_SIGNAL = 6.0
+"""A slot or button score this high is a signal of its own: what a keyword in a field's label earns
+(probes.classify), or a send word on a button."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFeatures:
+    """What the scoring rules look at, computed once per group so each rule is a one-line predicate.
+
+    Every field has a default, so a test can build the features of a group that was never on a page.
+    """
+
+    vendor: str | None = None
+    is_search: bool = False
+    has_password: bool = False
+    explicit_match: bool = False  # a control matches an explicit field or submit selector of the config
+    explicit_slot: bool = False  # a control matches an explicit field selector
+    fields: tuple[ControlInfo, ...] = ()  # usable fields
+    buttons: tuple[ControlInfo, ...] = ()  # shown buttons
+    text_fields: tuple[ControlInfo, ...] = ()  # the usable fields a person types text into
+    has_textarea: bool = False
+    best: Mapping[Slot, float] = field(default_factory=dict)  # the best score of each slot over the fields
+    roles: tuple[tuple[str, float], ...] = ()  # probes.classify.button_role of each button
+    button_text: str = ""  # every button's words, normalised
+    search_phrase: str | None = None  # a search word by the group's only text field
+    subscribe_phrase: str | None = None  # a signup word on a button
+
+    def slot(self, *slots: Slot) -> float:
+        """The best score any of these slots got (0 when no field fits them)."""
+        return max((self.best.get(slot, 0.0) for slot in slots), default=0.0)
+
+    @property
+    def send_button(self) -> bool:
+        return any(role == "submit" and score >= STRONG_SIGNAL for role, score in self.roles)
+
+
+def group_features(snap: FrameSnapshot, group: GroupInfo) -> GroupFeatures:
     vocab = vocabulary()
     controls = snap.controls_of(group)
-    fields = [c for c in controls if c.kind == "field" and c.usable]
-    buttons = [c for c in controls if c.kind == "button" and c.shown]
-    score, why = 0.0, []
-    if any(c.explicit_slot or c.explicit_submit for c in controls):
-        score += 100.0
-        why.append("explicit selectors match")
-    if group.vendor in KNOWN_VENDORS:
-        score += 10.0
-        why.append(f"vendor {group.vendor}")
+    fields = tuple(c for c in controls if c.kind == "field" and c.usable)
+    buttons = tuple(c for c in controls if c.kind == "button" and c.shown)
+    text_fields = tuple(c for c in fields if c.is_text)
     best: dict[Slot, float] = {}
     for control in fields:
         for s in score_control(control):
             best[s.slot] = max(best.get(s.slot, 0.0), s.score)
-    if any(c.tag == "textarea" for c in fields):
-        score += 4.0
-        why.append("textarea")
-    if best.get(Slot.EMAIL, 0.0) >= 6.0:
-        score += 3.0
-        why.append("email field")
-    if best.get(Slot.PHONE, 0.0) >= 6.0:
-        score += 1.0
-    if max(best.get(Slot.FULL_NAME, 0.0), best.get(Slot.FIRST_NAME, 0.0)) >= 6.0:
-        score += 1.0
-    roles = [button_role(b, in_form=group.kind == "form") for b in buttons]
-    if any(role == "submit" and s >= 6.0 for role, s in roles):
-        score += 3.0
-        why.append("send-like button")
-    elif any(role in ("submit", "next") for role, _ in roles):
-        score += 1.0
-    text_fields = [c for c in fields if c.is_text]
     button_text = normalise(" ".join(b.text for b in buttons))
-    if group.is_search or (
-        len(text_fields) == 1 and vocab.search.search(f"{button_text} {text_fields[0].all_text}")
-    ):
-        score -= 20.0
-        why.append("search box")
-    if group.has_password:
-        score -= 20.0
-        why.append("password field")
-    subscribe = vocab.subscribe.search(button_text, normalised=True)
-    if subscribe and not any(c.tag == "textarea" for c in fields):
-        score -= 8.0
-        why.append(f"signup button {subscribe!r}")
-    if len(text_fields) <= 1 and not any(c.tag == "textarea" for c in fields):
-        score -= 5.0
-        why.append("a single field")
-    if not text_fields and not any(c.explicit_slot for c in controls):
-        score -= 10.0
+    lone_text = text_fields[0].all_text if len(text_fields) == 1 else None
+    return GroupFeatures(
+        vendor=group.vendor,
+        is_search=group.is_search,
+        has_password=group.has_password,
+        explicit_match=any(c.explicit_slot or c.explicit_submit for c in controls),
+        explicit_slot=any(c.explicit_slot for c in controls),
+        fields=fields,
+        buttons=buttons,
+        text_fields=text_fields,
+        has_textarea=any(c.tag == "textarea" for c in fields),
+        best=best,
+        roles=tuple(button_role(b, in_form=group.kind == "form") for b in buttons),
+        button_text=button_text,
+        search_phrase=None if lone_text is None else vocab.search.search(f"{button_text} {lone_text}"),
+        subscribe_phrase=vocab.subscribe.search(button_text, normalised=True),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringRule:
+    """One signal: when `applies`, the group's score moves by `weight` and `reason` (if any) says why.
+
+    `reason` is a `str.format` template over the features as `f` ("vendor {f.vendor}").
+    """
+
+    name: str
+    weight: float
+    reason: str | None
+    applies: Callable[[GroupFeatures], bool]
+
+
+# In the order they are added up: the sum and the reasons come out in this order. Adding a signal is adding
+# an entry here and a test (tests/test_locate_rules.py).
+SCORING_RULES: tuple[ScoringRule, ...] = (
+    ScoringRule("explicit", 100.0, "explicit selectors match", lambda f: f.explicit_match),
+    ScoringRule("vendor", 10.0, "vendor {f.vendor}", lambda f: f.vendor in KNOWN_VENDORS),
+    ScoringRule("textarea", 4.0, "textarea", lambda f: f.has_textarea),
+    ScoringRule("email", 3.0, "email field", lambda f: f.slot(Slot.EMAIL) >= STRONG_SIGNAL),
+    ScoringRule("phone", 1.0, None, lambda f: f.slot(Slot.PHONE) >= STRONG_SIGNAL),
+    ScoringRule("name", 1.0, None, lambda f: f.slot(Slot.FULL_NAME, Slot.FIRST_NAME) >= STRONG_SIGNAL),
+    ScoringRule("send button", 3.0, "send-like button", lambda f: f.send_button),
+    ScoringRule(
+        "submit or next button",
+        1.0,
+        None,
+        lambda f: not f.send_button and any(role in ("submit", "next") for role, _ in f.roles),
+    ),
+    ScoringRule("search", -20.0, "search box", lambda f: f.is_search or bool(f.search_phrase)),
+    ScoringRule("password", -20.0, "password field", lambda f: f.has_password),
+    ScoringRule(
+        "signup",
+        -8.0,
+        "signup button {f.subscribe_phrase!r}",
+        lambda f: bool(f.subscribe_phrase) and not f.has_textarea,
+    ),
+    ScoringRule(
+        "single field", -5.0, "a single field", lambda f: len(f.text_fields) <= 1 and not f.has_textarea
+    ),
+    ScoringRule("no text field", -10.0, None, lambda f: not f.text_fields and not f.explicit_slot),
+)
+
+
+def score_group(snap: FrameSnapshot, group: GroupInfo) -> tuple[float, list[str]]:
+    """How much a group looks like a contact form (and why): the sum of the SCORING_RULES that apply."""
+    features = group_features(snap, group)
+    score, why = 0.0, []
+    for rule in SCORING_RULES:
+        if rule.applies(features):
+            score += rule.weight
+            if rule.reason is not None:
+                why.append(rule.reason.format(f=features))
     return score, why
 
 
