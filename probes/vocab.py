@@ -111,11 +111,14 @@ class Vocabulary:
     confirm_send: PhraseSet
     topic_fallback: PhraseSet
     needs_human: PhraseSet
+    contact_link: PhraseSet  # link texts and path segments that lead to a contact page
+    support_link: PhraseSet  # weaker: support and customer service pages often hold the form or link to it
 
 
 _LIST_KEYS = (
     "submit", "next", "consent", "marketing", "error", "success", "honeypot", "search", "subscribe", "cookie",
     "cookie_reject", "cookie_close", "cookie_accept", "confirm_send", "topic_fallback", "needs_human",
+    "contact_link", "support_link",
 )  # fmt: skip
 
 
