@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import pytest
 from babel import Locale
 from babel.messages.catalog import Catalog, Message
@@ -20,6 +21,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from audit import languages
 from audit.reporting import i18n
 from audit.reporting.data import WaveFacts, build_report_data
 from audit.reporting.render import render_html, render_text
@@ -101,9 +103,31 @@ def cldr_category(lang: str) -> dict[int, str]:
 def test_every_report_language_has_a_catalogue_and_every_catalogue_a_language() -> None:
     on_disk = sorted(path.parent.parent.name for path in LOCALE.glob(f"*/LC_MESSAGES/{i18n.DOMAIN}.po"))
     assert i18n.LANGUAGES[0] == i18n.SOURCE_LANGUAGE
-    assert sorted(TRANSLATED) == on_disk, "add the language to i18n.Lang/LANGUAGES, or its .po to the locale"
+    assert sorted(TRANSLATED) == on_disk, "audit.languages should find every catalogue (importlib.resources)"
     for lang in TRANSLATED:
         assert i18n.catalogue_file(lang).is_file()  # found through importlib.resources, as in the wheel
+
+
+def test_a_new_catalogue_directory_is_a_new_language(tmp_path: Path) -> None:
+    hebrew = (LOCALE / "he" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").read_bytes()
+    for lang in ("fr", "he"):
+        (tmp_path / lang / "LC_MESSAGES").mkdir(parents=True)
+        (tmp_path / lang / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").write_bytes(hebrew)
+    (tmp_path / "de" / "LC_MESSAGES").mkdir(parents=True)  # begun, but no report.po yet
+    (tmp_path / "en" / "LC_MESSAGES").mkdir(parents=True)  # the source language is there once however
+    (tmp_path / "en" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").write_text("", encoding="utf-8")
+    (tmp_path / "README.md").write_text("not a language", encoding="utf-8")
+    found = languages.discover_languages(tmp_path)
+    assert found == ("en", "fr", "he")
+    assert languages.choices_text(found) == "en, fr or he"
+    assert languages.discover_languages(tmp_path / "missing") == ("en",)
+
+
+def test_the_report_command_offers_exactly_the_report_languages() -> None:
+    from audit.cli.report import report
+
+    (lang,) = [param for param in report.params if param.name == "lang"]
+    assert isinstance(lang.type, click.Choice) and tuple(lang.type.choices) == i18n.LANGUAGES == ("en", "he")
 
 
 def test_the_catalogues_hold_exactly_the_messages_in_the_code() -> None:

@@ -6,6 +6,7 @@ import click
 
 from audit.cli.common import console
 from audit.demo.run import run_demo
+from audit.languages import LANGUAGES
 from audit.settings import Settings
 
 
@@ -13,7 +14,7 @@ from audit.settings import Settings
 @click.option("--dry-run", is_flag=True, help="Fill the demo forms, click nothing: no replies, no report.")
 @click.option("--keep-serving", is_flag=True, help="Keep the demo sites up afterwards, to look at them.")
 @click.option(
-    "--lang", type=click.Choice(["en", "he"]), default="en", show_default=True, help="The report's language."
+    "--lang", type=click.Choice(LANGUAGES), default="en", show_default=True, help="The report's language."
 )
 @click.pass_obj
 def demo(settings: Settings, dry_run: bool, keep_serving: bool, lang: str) -> None:

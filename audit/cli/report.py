@@ -23,6 +23,7 @@ from audit.datadir import ensure_data_dir
 from audit.db import open_database
 from audit.errors import UsageError
 from audit.grading import wave_to_grade
+from audit.languages import LANGUAGES
 from audit.settings import Settings
 from audit.when import parse_when
 
@@ -53,7 +54,7 @@ def resolve_as_of(session: Session, config: AuditConfig, wave_id: int, text: str
 @config_option
 @click.option("--wave", "wave_id", type=int, default=None, help="Wave number (default: the newest).")
 @click.option("--as-of", "as_of_text", metavar="TIME", default=None, help=_AS_OF_HELP)
-@click.option("--lang", type=click.Choice(["en", "he"]), default=None, help="Default: audit.language.")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None, help="Default: audit.language.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),

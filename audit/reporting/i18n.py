@@ -2,7 +2,8 @@
 
 The words are English msgids where they are used: `ctx.gettext("Summary")` in the builders, `{{ _("Summary")
 }}` in the templates. English is the source language and needs no catalogue; every other language has one,
-audit/reporting/locale/<lang>/LC_MESSAGES/report.po, compiled in memory the first time a report needs it.
+audit/reporting/locale/<lang>/LC_MESSAGES/report.po, compiled in memory the first time a report needs it; a
+language is a report language because its catalogue ships (audit/languages.py), so a third one is a new .po.
 Messages are `str.format` templates, filled after the lookup so a translation can move `{placeholders}`
 around. Plurals go through `ngettext` and the catalogue's Plural-Forms, which Babel writes from CLDR's rule
 (Hebrew: one, two, other). The tables below are the vocabularies looked up by a key (a tier, a criterion,
@@ -32,13 +33,15 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
-Lang = Literal["en", "he"]
-# The source language first: its words are the msgids themselves. Every other one has a catalogue in
-# LOCALE_DIR (tests/test_i18n.py checks that the two lists agree).
-LANGUAGES: tuple[Lang, ...] = ("en", "he")
-SOURCE_LANGUAGE: Lang = "en"
-DOMAIN = "report"
-LOCALE_PACKAGE = "audit.reporting"
+from audit import languages
+
+Lang = str
+"""A report language's code, one of LANGUAGES: a str, because the list is read from the catalogues."""
+# The source language first: its words are the msgids themselves. Every other one is there because its
+# catalogue is in LOCALE_DIR (audit/languages.py finds them; config and the CLI check against the same list).
+LANGUAGES: tuple[Lang, ...] = languages.LANGUAGES
+SOURCE_LANGUAGE: Lang = languages.SOURCE_LANGUAGE
+DOMAIN = languages.DOMAIN
 LOCALE_DIR = "locale"
 
 _Unit = Literal["day", "hour", "minute"]
@@ -57,7 +60,7 @@ def N_(message: str) -> str:
 
 def catalogue_file(lang: str) -> resources.abc.Traversable:
     """The language's .po file, wherever the package is installed (it ships in the wheel)."""
-    return resources.files(LOCALE_PACKAGE).joinpath(LOCALE_DIR, lang, "LC_MESSAGES", f"{DOMAIN}.po")
+    return languages.locale_root().joinpath(lang, "LC_MESSAGES", f"{DOMAIN}.po")
 
 
 @functools.cache
