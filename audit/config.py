@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from audit.errors import ConfigError
+from audit.languages import LANGUAGES, choices_text
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)", re.IGNORECASE)
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
@@ -54,6 +56,17 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def report_language(value: str) -> str:
+    """A language code with a catalogue that ships (audit/languages.py); the list is not a Literal, so that
+    a third language is only a new .po file."""
+    if value not in LANGUAGES:
+        raise ValueError(f"'{value}' is not a report language; choose {choices_text()}")
+    return value
+
+
+Language = Annotated[str, AfterValidator(report_language)]
 
 
 class Strict(BaseModel):
@@ -110,10 +123,15 @@ class BusinessHoursSection(Strict):
         return self
 
 
+class DiscoverySection(Strict):
+    max_pages: int = Field(default=5, ge=1, le=20)
+    """Pages loaded at most, one at a time, to find a company's contact page (the home page counts)."""
+
+
 class AuditSection(Strict):
     name: str = Field(min_length=1)
     timezone: str = "UTC"
-    language: Literal["en", "he"] = "en"
+    language: Language = "en"
     """The report's language (and the inquiry's, unless inquiry.language says otherwise)."""
     country: str | None = None
     """ISO country code for the business calendar (public holidays); e.g. IL."""
@@ -135,6 +153,8 @@ class AuditSection(Strict):
     """Whole-probe budget; past it the browser context is closed."""
     allow_private_targets: bool = False
     """Let probes reach private or loopback addresses (the demo and tests do; real audits never need to)."""
+    discovery: DiscoverySection = Field(default_factory=lambda: DiscoverySection())
+    """Finding the contact page from a company's website (docs/probing.md, "Finding the contact page")."""
 
     @field_validator("timezone")
     @classmethod
@@ -174,6 +194,20 @@ class WebhookSection(Strict):
     """Request bodies read at once (each up to 25 MB); one more is answered 503 with Retry-After, unread."""
 
 
+class SmtpSection(Strict):
+    """Where report emails are sent from; the password is named, never written here."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    timeout: Duration = timedelta(seconds=30)
+    ca_file: str | None = None
+    """A PEM file of CA certificates trusted instead of the system's (a private CA); verification stays on."""
+
+
 class MailboxSection(Strict):
     address: str
     """Reply address template; `{token}` becomes each inquiry's unique token."""
@@ -181,6 +215,9 @@ class MailboxSection(Strict):
     maildir: str | None = None
     """A local Maildir folder the server delivers to; read, never modified."""
     webhooks: WebhookSection | None = None
+    smtp: SmtpSection | None = None
+    """How email-channel inquiries are sent (the same settings as report.smtp); from the per-inquiry reply
+    address, so replies and bounces come back to the mailbox."""
 
     @field_validator("address")
     @classmethod
@@ -223,7 +260,7 @@ class AnswerPart(Strict):
 
 
 class InquirySection(Strict):
-    language: Literal["en", "he"] | None = None
+    language: Language | None = None
     """The language the inquiry is written in (default: audit.language); replies in it score on item Q."""
     answer_parts: tuple[AnswerPart, ...] = ()
     """What a complete answer contains, e.g. [{kind: yes_no}, {kind: words, words: [form, documents]}]."""
@@ -273,36 +310,77 @@ class FormSection(Strict):
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
+Channel = Literal["form", "email"]
+_EMAIL = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
+
+
 class CompanySection(Strict):
     id: str = Field(pattern=_ID)
     name: str = Field(min_length=1)
     sector: str = "other"
-    contact_url: str
+    contact_url: str | None = None
+    """The page with the contact form. Without it, `website` is searched for one (docs/probing.md,
+    "Finding the contact page")."""
+    website: str | None = None
+    """The company's home page, for contact-page discovery when contact_url is not given."""
+    email: str | None = None
+    """An address the company publishes for customers (never a guessed one), for the email channel."""
+    channels: tuple[Channel, ...] | None = None
+    """How the inquiry is sent: [form], [email] or [form, email] (one inquiry each). Default: form when a
+    contact_url or website is given, else email."""
+    email_fallback: bool = False
+    """Write to `email` when no contact form is found (discovery found none, or the page has none)."""
+    region: str | None = None
+    """Where the company is (e.g. il); free text for the report and the export."""
+    notes: str | None = None
+    """Free text kept with the company (e.g. from a spreadsheet import); never sent."""
     locale: str | None = None
     """Browser locale for this site, e.g. he-IL; defaults from audit.language."""
     form: FormSection | None = None
     enabled: bool = True
 
-    @field_validator("contact_url")
+    @field_validator("contact_url", "website")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(_EMAIL, value):
+            raise ValueError("must be one email address, such as service@example.com")
+        return value
 
-class SmtpSection(Strict):
-    """Where report emails are sent from; the password is named, never written here."""
+    @model_validator(mode="after")
+    def _reachable(self) -> CompanySection:
+        if not (self.contact_url or self.website or self.email):
+            raise ValueError("needs a contact_url, a website or an email")
+        if self.channels is not None:
+            if not self.channels or len(set(self.channels)) != len(self.channels):
+                raise ValueError("channels: list form, email or both, each once")
+            if "form" in self.channels and not (self.contact_url or self.website):
+                raise ValueError("channels includes form: give a contact_url or a website")
+            if "email" in self.channels and not self.email:
+                raise ValueError("channels includes email: give the company's email")
+        if self.email_fallback and not self.email:
+            raise ValueError("email_fallback needs the company's email")
+        if self.email_fallback and not self.site_url:
+            raise ValueError("email_fallback needs a contact_url or a website to fall back from")
+        return self
 
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
-    password_env: str | None = Field(default=None, pattern=_ENV_NAME)
-    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    timeout: Duration = timedelta(seconds=30)
-    ca_file: str | None = None
-    """A PEM file of CA certificates trusted instead of the system's (a private CA); verification stays on."""
+    @property
+    def inquiry_channels(self) -> tuple[Channel, ...]:
+        """The channels of this company's inquiries, in order (form first)."""
+        if self.channels is not None:
+            return tuple(c for c in ("form", "email") if c in self.channels)
+        return ("form",) if (self.contact_url or self.website) else ("email",)
+
+    @property
+    def site_url(self) -> str | None:
+        """Where the company's site is: the contact page if known, else the home page."""
+        return self.contact_url or self.website
 
 
 class ReportSection(Strict):
@@ -349,6 +427,15 @@ class AuditConfig(Strict):
                 raise ValueError(f"company id '{company.id}' is used twice")
             seen.add(company.id)
         return value
+
+    @model_validator(mode="after")
+    def _email_channel_has_smtp(self) -> AuditConfig:
+        writes = [c.id for c in self.companies if "email" in c.inquiry_channels or c.email_fallback]
+        if writes and self.mailbox.smtp is None:
+            raise ValueError(
+                f"company {writes[0]!r} is written to by email: set mailbox.smtp (host, from_address, ...)"
+            )
+        return self
 
     def company(self, company_id: str) -> CompanySection:
         for company in self.companies:

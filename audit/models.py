@@ -69,6 +69,11 @@ class WaveStatus(StrEnum):
     SUBMITTED = "submitted"  # every planned probe has an outcome
 
 
+class Channel(StrEnum):
+    FORM = "form"  # the website's contact form, in a browser
+    EMAIL = "email"  # an SMTP message to the address the company publishes
+
+
 class ProbeState(StrEnum):
     PLANNED = "planned"  # nothing sent; may be attempted (again)
     SUBMIT_STARTED = "submit_started"  # write-ahead record: committed just before the click, never retried
@@ -80,7 +85,14 @@ class Company(SQLModel, table=True):
     name: str = Field(sa_column=Column(Text, nullable=False))
     sector: str = Field(default="other", max_length=100)
     contact_url: str = Field(sa_column=Column(Text, nullable=False))
+    """What the probes use: the configured contact page, else the website, else `mailto:` the address."""
     domain: str = Field(max_length=255)
+    website: str | None = Field(default=None, sa_column=Column(Text))
+    email: str | None = Field(default=None, sa_column=Column(Text))
+    region: str | None = Field(default=None, sa_column=Column(Text))
+    discovered_url: str | None = Field(default=None, sa_column=Column(Text))
+    """The contact page found from the website, reused by later waves until it stops having a form."""
+    discovered_at: datetime | None = Field(default=None, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
@@ -105,6 +117,9 @@ class Probe(SQLModel, table=True):
     wave_id: int = Field(foreign_key="wave.id", index=True)
     company_id: str = Field(foreign_key="company.id", max_length=63, index=True)
     seq: int = Field(default=1)
+    channel: str = Field(
+        default=Channel.FORM, sa_column=Column(String(10), nullable=False, server_default=Channel.FORM.value)
+    )
     token: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
     ref_code: str = Field(max_length=16, index=True)
     reply_address: str = Field(max_length=320)
@@ -373,6 +388,9 @@ class ProbeGrade(SQLModel, table=True):
     probe_id: int = Field(foreign_key="probe.id")
     company_id: str = Field(foreign_key="company.id", max_length=63)
     seq: int = 1
+    channel: str = Field(
+        default=Channel.FORM, sa_column=Column(String(10), nullable=False, server_default=Channel.FORM.value)
+    )
     outcome: str | None = Field(default=None, max_length=30)
     reached: bool = False
     not_reached_reason: str | None = Field(default=None, sa_column=Column(Text))

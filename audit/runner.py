@@ -20,10 +20,12 @@ from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
 from audit.config import AuditConfig, CompanySection
+from audit.contact_page import find_contact_page, forget_contact_page
 from audit.domains import site_domain
+from audit.email_probe import send_email_probe
 from audit.errors import WaveError
 from audit.leases import new_owner, owner_is_dead
-from audit.models import Company, Probe, ProbeState, Wave, WaveMode, WaveStatus, utcnow
+from audit.models import Channel, Company, Probe, ProbeState, Wave, WaveMode, WaveStatus, utcnow
 from audit.settings import Settings
 from audit.targets import build_target
 from audit.tokens import new_ref_code, new_token, reply_address
@@ -50,7 +52,7 @@ class RunReport:
     wave_id: int
     attempted: int = 0
     recovered_uncertain: list[str] = field(default_factory=list)
-    outcomes: dict[str, str] = field(default_factory=dict)  # company id -> outcome
+    outcomes: dict[str, str] = field(default_factory=dict)  # company id (+ "/email") -> outcome
     already_done: bool = False
 
 
@@ -60,14 +62,31 @@ ProgressCallback = Callable[[str, Probe], None]  # ("start"|"done", probe)
 # --------------------------------------------------------------------------------------------------- planning
 
 
+def company_domain(spec: CompanySection) -> str:
+    """The registrable domain of the company's site, else of its published address: the unit of politeness
+    (one probe at a time per domain) and of reply matching."""
+    if spec.site_url:
+        return site_domain(spec.site_url)
+    assert spec.email is not None  # the config requires one of the three
+    return site_domain("https://" + spec.email.rpartition("@")[2])
+
+
+def company_contact(spec: CompanySection) -> str:
+    """Where the company is contacted: its contact page, else its website, else `mailto:` its address."""
+    return spec.site_url or f"mailto:{spec.email}"
+
+
 def sync_companies(session: Session, config: AuditConfig) -> None:
     """Upsert the companies of the config (the database keeps companies a later config dropped)."""
     for spec in config.companies:
-        domain = site_domain(spec.contact_url)
+        domain, contact = company_domain(spec), company_contact(spec)
         row = session.get(Company, spec.id) or Company(
-            id=spec.id, name=spec.name, contact_url=spec.contact_url, domain=domain
+            id=spec.id, name=spec.name, contact_url=contact, domain=domain
         )
-        row.name, row.sector, row.contact_url, row.domain = spec.name, spec.sector, spec.contact_url, domain
+        if row.website != spec.website or spec.contact_url is not None:
+            row.discovered_url = row.discovered_at = None  # found from another website, or no longer needed
+        row.name, row.sector, row.contact_url, row.domain = spec.name, spec.sector, contact, domain
+        row.website, row.email, row.region = spec.website, spec.email, spec.region
         row.updated_at = utcnow()
         session.add(row)
 
@@ -101,28 +120,64 @@ def selected_companies(config: AuditConfig, only: tuple[str, ...]) -> list[Compa
 def plan_probes(session: Session, wave: Wave, config: AuditConfig, companies: list[CompanySection]) -> None:
     """One probe row per company not yet in the wave: the plan exists before anything is sent."""
     assert wave.id is not None
-    existing = set(session.exec(select(Probe.company_id).where(Probe.wave_id == wave.id)).all())
+    existing = session.exec(
+        select(Probe.company_id, Probe.channel, Probe.seq).where(Probe.wave_id == wave.id)
+    ).all()
+    channels_in_wave = {(company_id, channel) for company_id, channel, _ in existing}
+    seqs: dict[str, int] = {}
+    for company_id, _, seq in existing:
+        seqs[company_id] = max(seqs.get(company_id, 0), seq)
     used_refs = set(session.exec(select(Probe.ref_code).where(Probe.wave_id == wave.id)).all())
     for company in companies:
-        if company.id in existing:
-            continue
-        ref = new_ref_code()
-        while ref in used_refs:
-            ref = new_ref_code()
-        used_refs.add(ref)
-        token = new_token()
-        session.add(
-            Probe(
-                wave_id=wave.id,
-                company_id=company.id,
-                token=token,
-                ref_code=ref,
-                reply_address=reply_address(config.mailbox.address, token),
-                contact_url=company.contact_url,
-                dry_run=wave.mode == WaveMode.DRY_RUN,
-            )
-        )
+        if any(company_id == company.id for company_id, _ in channels_in_wave):
+            continue  # planned before: a changed channel list applies from the next wave
+        for channel in company.inquiry_channels:
+            seqs[company.id] = seqs.get(company.id, 0) + 1
+            session.add(_new_probe(config, wave, company, Channel(channel), seqs[company.id], used_refs))
         wave.status = WaveStatus.OPEN
+
+
+def _new_probe(
+    config: AuditConfig, wave: Wave, company: CompanySection, channel: Channel, seq: int, used_refs: set[str]
+) -> Probe:
+    assert wave.id is not None
+    ref = new_ref_code()
+    while ref in used_refs:
+        ref = new_ref_code()
+    used_refs.add(ref)
+    token = new_token()
+    return Probe(
+        wave_id=wave.id,
+        company_id=company.id,
+        seq=seq,
+        channel=channel,
+        token=token,
+        ref_code=ref,
+        reply_address=reply_address(config.mailbox.address, token),
+        contact_url=f"mailto:{company.email}" if channel is Channel.EMAIL else company_contact(company),
+        dry_run=wave.mode == WaveMode.DRY_RUN,
+    )
+
+
+def plan_email_fallback(engine: Engine, config: AuditConfig, probe: Probe) -> int | None:
+    """After a form probe found no form: an email probe for a company that allows it, at most one a wave."""
+    company = config.company(probe.company_id)
+    if not company.email_fallback or probe.outcome != Outcome.NO_FORM.value:
+        return None
+    with Session(engine, expire_on_commit=False) as session:
+        rows = session.exec(
+            select(Probe).where(Probe.wave_id == probe.wave_id, Probe.company_id == probe.company_id)
+        ).all()
+        if any(row.channel == Channel.EMAIL for row in rows):
+            return None
+        wave = session.get(Wave, probe.wave_id)
+        assert wave is not None
+        used = set(session.exec(select(Probe.ref_code).where(Probe.wave_id == probe.wave_id)).all())
+        fallback = _new_probe(config, wave, company, Channel.EMAIL, max(row.seq for row in rows) + 1, used)
+        wave.status = WaveStatus.OPEN
+        session.add_all([fallback, wave])
+        session.commit()
+        return fallback.id
 
 
 def recover_interrupted(session: Session, wave: Wave) -> list[str]:
@@ -245,7 +300,7 @@ class WaveRun:
     """The per-wave state of one `audit run`: the browser, the limits, the database."""
 
     def __init__(
-        self, *, settings: Settings, config: AuditConfig, engine: Engine, browser: Browser,
+        self, *, settings: Settings, config: AuditConfig, engine: Engine, browser: Browser | None,
         concurrency: int, on_progress: ProgressCallback | None, report: RunReport,
     ) -> None:  # fmt: skip
         self.settings, self.config, self.engine, self.browser = settings, config, engine, browser
@@ -253,6 +308,11 @@ class WaveRun:
         self.domain_locks: dict[str, asyncio.Lock] = {}
         self.on_progress = on_progress
         self.report = report
+
+    def _browser(self) -> Browser:
+        if self.browser is None:  # run_wave starts one whenever a form probe is pending
+            raise WaveError("a form probe was started without a browser")
+        return self.browser
 
     def _notify(self, event: str, probe: Probe) -> None:
         if self.on_progress is not None:
@@ -263,18 +323,43 @@ class WaveRun:
             probe = session.get(Probe, probe_id)
             assert probe is not None
         company = self.config.company(probe.company_id)
-        lock = self.domain_locks.setdefault(site_domain(company.contact_url), asyncio.Lock())
+        lock = self.domain_locks.setdefault(company_domain(company), asyncio.Lock())
         async with lock, self.slots:  # one probe per site domain at a time, and N at most in all
-            self._notify("start", probe)
+            await self._run_locked(probe, company)
+            fallback_id = plan_email_fallback(self.engine, self.config, probe)
+            if fallback_id is not None:
+                with Session(self.engine, expire_on_commit=False) as session:
+                    fallback = session.get(Probe, fallback_id)
+                assert fallback is not None
+                await self._run_locked(fallback, company)
+
+    async def _run_locked(self, probe: Probe, company: CompanySection) -> None:
+        self._notify("start", probe)
+        if probe.channel == Channel.EMAIL:
+            evidence_rel, evidence_dir = self._evidence_dir(probe)
+            row = await send_email_probe(
+                engine=self.engine, config=self.config, company=company, probe=probe,
+                evidence_dir=evidence_dir, evidence_rel=evidence_rel.as_posix(),
+            )  # fmt: skip
+            probe.sqlmodel_update(row.model_dump())
+        else:
             await self._attempt(probe, company)
-            self._notify("done", probe)
-            self.report.attempted += 1
-            self.report.outcomes[probe.company_id] = probe.outcome or "?"
+        self._notify("done", probe)
+        self.report.attempted += 1
+        key = probe.company_id if probe.channel == Channel.FORM else f"{probe.company_id}/email"
+        self.report.outcomes[key] = probe.outcome or "?"
+
+    def _evidence_dir(self, probe: Probe) -> tuple[Path, Path]:
+        evidence_rel = Path("evidence") / f"wave-{probe.wave_id}" / f"{probe.company_id}-{probe.seq}"
+        return evidence_rel, self.settings.data_dir / evidence_rel
 
     async def _attempt(self, probe: Probe, company: CompanySection) -> None:
         assert probe.id is not None
-        evidence_rel = Path("evidence") / f"wave-{probe.wave_id}" / f"{probe.company_id}-{probe.seq}"
-        evidence_dir = self.settings.data_dir / evidence_rel
+        evidence_rel, evidence_dir = self._evidence_dir(probe)
+        if company.contact_url is None:
+            found = await self._contact_page(probe, company, evidence_dir, evidence_rel)
+            if found is None:
+                return
 
         async def before_submit() -> None:
             # The write-ahead record: committed before the click, so a crash after it is never resubmitted.
@@ -292,7 +377,7 @@ class WaveRun:
                 self.config, company, probe, evidence_dir=evidence_dir, dry_run=probe.dry_run
             )
             try:
-                result = await run_probe(self.browser, target, before_submit)
+                result = await run_probe(self._browser(), target, before_submit)
             except Exception as ex:  # the one broad catch: one company's failure must not stop the wave
                 result = None
                 failure = f"{ex.__class__.__name__}: {ex}"
@@ -323,7 +408,36 @@ class WaveRun:
                     store_result(session, row, result)
                 session.commit()
                 probe.sqlmodel_update(row.model_dump())
-            return
+            break
+        if company.contact_url is None and probe.outcome == Outcome.NO_FORM.value:
+            forget_contact_page(self.engine, company.id, probe.contact_url)
+
+    async def _contact_page(
+        self, probe: Probe, company: CompanySection, evidence_dir: Path, evidence_rel: Path
+    ) -> str | None:
+        """The contact page of a company given by its website: kept from an earlier wave, else found now.
+        Without one the probe ends `no_form`, with the path discovery took as its evidence."""
+        assert probe.id is not None
+        found = await find_contact_page(
+            engine=self.engine, browser=self._browser(), config=self.config, company=company,
+            evidence_dir=evidence_dir,
+        )  # fmt: skip
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(Probe, probe.id)
+            assert row is not None
+            row.evidence_dir = evidence_rel.as_posix()
+            if found.url is not None:
+                row.contact_url = found.url
+            else:
+                row.state, row.finished_at = ProbeState.FINISHED, utcnow()
+                row.outcome, row.detail = Outcome.NO_FORM.value, Detail.NO_FORM_FOUND.value
+                row.reason = found.summary
+                row.final_url = company.website
+                row.attempts += 1
+            session.add(row)
+            session.commit()
+            probe.sqlmodel_update(row.model_dump())
+        return found.url
 
 
 async def run_wave(
@@ -356,8 +470,8 @@ async def run_wave(
             if options.retry:
                 reopen_for_retry(session, wave_row, wanted)
             session.commit()
-            pending = [
-                probe.id
+            planned = [
+                probe
                 for probe in session.exec(
                     select(Probe)
                     .where(Probe.wave_id == wave_id, Probe.state == ProbeState.PLANNED)
@@ -365,13 +479,16 @@ async def run_wave(
                 ).all()
                 if probe.company_id in wanted and probe.id is not None
             ]
+            pending = [probe.id for probe in planned if probe.id is not None]
+            # A wave of emails only needs no browser (an email fallback never does).
+            needs_browser = any(probe.channel == Channel.FORM for probe in planned)
         if on_plan is not None:
             on_plan(wave_id, len(pending))
         if not pending:
             report.already_done = True
         else:
             concurrency = options.concurrency or config.audit.concurrency
-            if browser is None:
+            if browser is None and needs_browser:
                 async with launch_browser(settings.chromium_path) as own_browser:
                     await _run_all(
                         settings, config, engine, own_browser, concurrency, pending, on_progress, report
@@ -383,7 +500,7 @@ async def run_wave(
 
 
 async def _run_all(
-    settings: Settings, config: AuditConfig, engine: Engine, browser: Browser, concurrency: int,
+    settings: Settings, config: AuditConfig, engine: Engine, browser: Browser | None, concurrency: int,
     pending: list[int], on_progress: ProgressCallback | None, report: RunReport,
 ) -> None:  # fmt: skip
     run = WaveRun(

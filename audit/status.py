@@ -55,14 +55,17 @@ def render_status(
             select(Probe, Company)
             .join(Company, col(Company.id) == col(Probe.company_id))
             .where(Probe.wave_id == wave.id)
-            .order_by(col(Company.name))
+            .order_by(col(Company.name), col(Probe.seq))
         ).all()
+    emailed = any(probe.channel == "email" for probe, _ in rows)
     title = (
         f"Wave {wave.id} ({'dry run' if wave.mode == 'dry_run' else 'live'}, {wave.status}) of "
         f"'{wave.audit_name}', started {_local(wave.created_at, zone)} {timezone}"
     )
     table = Table(title=Text(title), title_justify="left", expand=False)
     table.add_column("Company", overflow="fold", ratio=2)
+    if emailed:  # named only when the wave wrote to some company by email
+        table.add_column("Channel", no_wrap=True)
     table.add_column("Outcome", no_wrap=True)
     table.add_column("Detail", overflow="fold", ratio=1)
     table.add_column(f"Submitted ({timezone})", overflow="fold")
@@ -73,6 +76,7 @@ def render_status(
         # Text() cells: names and texts are shown as they are, never read as rich markup.
         table.add_row(
             Text(company.name),
+            *([Text(probe.channel)] if emailed else []),
             Text(outcome, style=OUTCOME_STYLE.get(outcome, "white")),
             Text((probe.detail or "").lower().replace("_", " ")),
             Text(_local(probe.submitted_at, zone)),

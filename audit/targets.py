@@ -25,6 +25,10 @@ def form_spec(form: FormSection) -> FormSpec:
     )
 
 
+def browser_locale(config: AuditConfig, company: CompanySection) -> str:
+    return company.locale or _LOCALES.get(config.audit.language, "en-US")
+
+
 def build_target(
     config: AuditConfig, company: CompanySection, probe: Probe, *, evidence_dir: Path, dry_run: bool
 ) -> ProbeTarget:
@@ -46,7 +50,7 @@ def build_target(
         inquiry=Inquiry(subject=subject, message=message, topic=config.inquiry.topic),
         evidence_dir=evidence_dir,
         form=form_spec(company.form) if company.form else None,
-        locale=company.locale or _LOCALES[config.audit.language],
+        locale=browser_locale(config, company),
         timezone=config.audit.timezone,
         dry_run=dry_run,
         allow_private=config.audit.allow_private_targets,

@@ -41,6 +41,7 @@ class Detail(StrEnum):
     FILL_FAILED = "FILL_FAILED"
     NAVIGATION_FAILED = "NAVIGATION_FAILED"
     TARGET_REFUSED = "TARGET_REFUSED"  # the URL failed the safety check (scheme, private address)
+    EMAIL_REFUSED = "EMAIL_REFUSED"  # email channel: the mail server refused the message, or was not reached
     DRY_RUN_OK = "DRY_RUN_OK"
     UNKNOWN = "UNKNOWN"  # clicked, outcome unclear: a person decides, never retried
 
@@ -58,6 +59,7 @@ OUTCOME_OF_DETAIL: dict[Detail, Outcome] = {
     Detail.FILL_FAILED: Outcome.ERROR,
     Detail.NAVIGATION_FAILED: Outcome.ERROR,
     Detail.TARGET_REFUSED: Outcome.ERROR,
+    Detail.EMAIL_REFUSED: Outcome.ERROR,
     Detail.DRY_RUN_OK: Outcome.DRY_RUN,
     Detail.UNKNOWN: Outcome.UNCERTAIN,
 }

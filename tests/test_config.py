@@ -77,8 +77,41 @@ def test_unknown_key_is_reported_with_its_line() -> None:
 
 
 def test_missing_key_points_at_its_parent() -> None:
+    text = GOOD.replace("    name: Clal Insurance\n", "")
+    assert problems(text) == ["companies.yaml:17: companies.1.name: required key is missing"]
+
+
+def test_a_company_needs_a_way_to_reach_it() -> None:
     text = GOOD.replace("    contact_url: https://www.example.com/contact\n", "")
-    assert problems(text) == ["companies.yaml:17: companies.1.contact_url: required key is missing"]
+    assert problems(text) == ["companies.yaml:17: companies.1: needs a contact_url, a website or an email"]
+
+
+def test_channels_need_what_they_send_through() -> None:
+    bank = "    contact_url: https://www.example.co.il/contact\n"
+    assert problems(GOOD.replace(bank, bank + "    channels: [form, email]\n")) == [
+        "companies.yaml:13: companies.0: channels includes email: give the company's email"
+    ]
+    assert problems(GOOD.replace(bank, "    email: service@example.co.il\n")) == [
+        "companies.yaml:1: (top level): company 'mizrahi' is written to by email: set mailbox.smtp (host, from_address, ...)"
+    ]
+    assert problems(GOOD.replace(bank, bank + "    email: not-an-address\n")) == [
+        "companies.yaml:17: companies.0.email: must be one email address, such as service@example.com"
+    ]
+    smtp = '  smtp: {host: smtp.example.org, from_address: "shopper@replies.example.org"}\n'
+    emailed = GOOD.replace(bank, "    email: service@example.co.il\n    email_fallback: true\n").replace(
+        "persona:", smtp + "persona:"
+    )
+    assert problems(emailed) == [
+        "companies.yaml:14: companies.0: email_fallback needs a contact_url or a website to fall back from"
+    ]
+    both = GOOD.replace(bank, bank + "    email: service@example.co.il\n    channels: [email, form]\n")
+    config = parse_config(both.replace("persona:", smtp + "persona:"))
+    assert config.companies[0].inquiry_channels == ("form", "email")
+    assert config.companies[1].inquiry_channels == ("form",)
+    emailed_only = parse_config(
+        GOOD.replace(bank, "    email: service@example.co.il\n").replace("persona:", smtp + "persona:")
+    )
+    assert emailed_only.companies[0].inquiry_channels == ("email",)
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -159,3 +192,26 @@ def test_duration_parts_add_up(days: int, hours: int, minutes: int) -> None:
     if not text:
         return
     assert parse_duration(text) == timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def test_an_unknown_language_is_one_clear_line_naming_the_report_languages(tmp_path: Path) -> None:
+    path = tmp_path / "companies.yaml"
+    path.write_text(
+        GOOD.replace("  language: he\n", "  language: fr\n").replace(
+            'inquiry: {subject: "Hello"', 'inquiry: {language: de, subject: "Hello"'
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        f"{path}:4: audit.language: 'fr' is not a report language; choose en or he",
+        f"{path}:11: inquiry.language: 'de' is not a report language; choose en or he",
+    ]
+
+
+def test_the_language_fields_take_the_report_languages() -> None:
+    english_inquiry = 'inquiry: {language: en, subject: "Hello"'
+    config = parse_config(GOOD.replace('inquiry: {subject: "Hello"', english_inquiry))
+    assert (config.audit.language, config.inquiry.language) == ("he", "en")
+    assert parse_config(GOOD.replace("  language: he\n", "")).audit.language == "en"

@@ -33,6 +33,14 @@ COMMANDS: dict[str, LazyCommand] = {
     "check": LazyCommand(
         "audit.cli.check:check", "Validate the configuration file and say what a run would do."
     ),
+    "companies": LazyCommand(
+        "audit.cli.companies:companies",
+        "Import the company list from a spreadsheet (CSV or XLSX), or export it as CSV.",
+    ),
+    "discover": LazyCommand(
+        "audit.cli.discover:discover_command",
+        "Find the contact page of each company given by its website, without submitting anything.",
+    ),
     "run": LazyCommand(
         "audit.cli.run:run", "Submit one inquiry to every company's contact form, in a real browser."
     ),

@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 
 from audit.cli.common import config_option, console
-from audit.config import AuditConfig, load_config
+from audit.config import AuditConfig, CompanySection, load_config
 from audit.datadir import ensure_data_dir
 from audit.settings import Settings, read_secret
 
@@ -31,8 +31,26 @@ def check(settings: Settings, config_path: Path) -> None:
         f"({len(config.companies) - len(enabled)} disabled), replies to {config.mailbox.address}",
         highlight=False,
     )
+    ways = _ways(enabled)
+    if ways:
+        console.print(f"  {escape(ways)}", highlight=False)
     for warning in config_warnings(config):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+
+
+def _ways(companies: list[CompanySection]) -> str:
+    """How the companies would be reached, when it is not simply one form each."""
+    found = sum(1 for c in companies if c.contact_url is None and "form" in c.inquiry_channels)
+    emailed = sum(1 for c in companies if "email" in c.inquiry_channels)
+    fallback = sum(1 for c in companies if c.email_fallback and "email" not in c.inquiry_channels)
+    parts = []
+    if found:
+        parts.append(f"{found} contact page(s) to find from the website (see `audit discover`)")
+    if emailed:
+        parts.append(f"{emailed} inquiry(ies) by email")
+    if fallback:
+        parts.append(f"{fallback} email fallback(s) if no form is found")
+    return "; ".join(parts)
 
 
 def config_warnings(config: AuditConfig) -> list[str]:
@@ -64,4 +82,6 @@ def _named_secrets(config: AuditConfig) -> list[tuple[str, str, str]]:
             named.append((f"mailbox.webhooks.{name}", getattr(hooks, name), "by its webhook endpoint"))
     if config.report.smtp is not None:
         named.append(("report.smtp.password_env", config.report.smtp.password_env, "to email the report"))
+    if config.mailbox.smtp is not None:
+        named.append(("mailbox.smtp.password_env", config.mailbox.smtp.password_env, "to email inquiries"))
     return [(key, variable, why) for key, variable, why in named if variable]

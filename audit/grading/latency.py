@@ -52,6 +52,7 @@ class ProbeFacts:
     submitted_at: datetime | None
     clicked_at: datetime | None
     submit_started_at: datetime | None
+    channel: str = "form"  # how the inquiry was sent: form | email
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class MessageFacts:
     received_at: datetime
     text: str | None
     reply_text: str | None
+    kind_rule: str | None = None  # which rule classified it (for a bounce: the server's reason)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,21 @@ def _not_reached(probe: ProbeFacts) -> str:
     return f"{label}: {probe.reason}" if probe.reason else label
 
 
+def _email_bounce(probe: ProbeFacts, messages: Sequence[MessageFacts], as_of: datetime) -> str | None:
+    """An emailed inquiry that bounced, with no reply of any kind since, never reached anyone: the reason.
+
+    Only for the email channel: a form's inquiry reached the company whatever became of mail sent later.
+    """
+    if probe.channel != "email":
+        return None
+    bounces = [m for m in messages if m.kind == BOUNCE and m.received_at <= as_of]
+    if not bounces:
+        return None
+    first = min(bounces, key=lambda message: (message.received_at, message.id))
+    why = " ".join((first.kind_rule or "").split())[:200]
+    return f"the email bounced: {why}" if why else "the email bounced"
+
+
 def _seconds(start: datetime, end: datetime) -> float:
     # A reply stamped before the submission (a skewed clock) is counted as instant, never negative.
     return max(0.0, (end - start).total_seconds())
@@ -138,10 +155,11 @@ def probe_timeline(
     if probe.outcome == UNCERTAIN and sent is not None and visible:
         reached = True
         notes.append("the submission was uncertain, but a reply shows it arrived")
-    if not reached or sent is None:
+    bounce = _email_bounce(probe, messages, as_of) if reached and not visible else None
+    if not reached or sent is None or bounce is not None:
         return Timeline(
             reached=False,
-            not_reached_reason=_not_reached(probe),
+            not_reached_reason=bounce or _not_reached(probe),
             submitted_at=sent if not probe.dry_run else None,
             submit_time_class=None,
             deadline_at=None,

@@ -72,6 +72,7 @@ def load_wave_facts(session: Session, wave_id: int) -> WaveFacts:
             col(Probe.submitted_at),
             col(Probe.clicked_at),
             col(Probe.submit_started_at),
+            col(Probe.channel),
             col(Company.name),
             col(Company.sector),
             col(Company.domain),
@@ -83,8 +84,8 @@ def load_wave_facts(session: Session, wave_id: int) -> WaveFacts:
     probes: list[ProbeFacts] = []
     companies: dict[str, CompanyFacts] = {}
     for row in probe_rows:
-        probes.append(ProbeFacts(*row[:10]))
-        companies.setdefault(row[1], CompanyFacts(id=row[1], name=row[10], sector=row[11], domain=row[12]))
+        probes.append(ProbeFacts(*row[:11]))
+        companies.setdefault(row[1], CompanyFacts(id=row[1], name=row[11], sector=row[12], domain=row[13]))
     message_rows = session.execute(
         columns_of(
             col(Message.id),
@@ -95,6 +96,7 @@ def load_wave_facts(session: Session, wave_id: int) -> WaveFacts:
             col(Message.received_at),
             col(Message.text),
             col(Message.reply_text),
+            col(Message.kind_rule),
         )
         .join(Probe, col(Probe.id) == col(Message.probe_id))
         # A copy of a message by a second channel (audit/collect/store.py) is not a second reply.
@@ -223,6 +225,7 @@ def _row(probe: ProbeResult, company: CompanyResult, grades: WaveGrades) -> dict
         "probe_id": probe.probe_id,
         "company_id": probe.company_id,
         "seq": probe.seq,
+        "channel": probe.channel,
         "outcome": probe.outcome,
         "reached": probe.reached,
         "not_reached_reason": probe.not_reached_reason,
@@ -294,6 +297,7 @@ def _probe_from_row(row: ProbeGrade) -> ProbeResult:
         probe_id=row.probe_id,
         company_id=row.company_id,
         seq=row.seq,
+        channel=row.channel,
         outcome=row.outcome,
         reached=row.reached,
         not_reached_reason=row.not_reached_reason,

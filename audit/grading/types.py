@@ -104,6 +104,7 @@ class ProbeResult:
     tier_reason: str  # one line: why this tier
     tier_overridden: bool = False
     override_notes: tuple[str, ...] = ()
+    channel: str = "form"  # how the inquiry was sent: form | email
 
 
 @dataclass(frozen=True)

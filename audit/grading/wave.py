@@ -194,6 +194,7 @@ class _Grader:
             probe_id=probe.id,
             company_id=probe.company_id,
             seq=probe.seq,
+            channel=probe.channel,
             outcome=probe.outcome,
             reached=timeline.reached,
             not_reached_reason=timeline.not_reached_reason,

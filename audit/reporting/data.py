@@ -17,6 +17,7 @@ from audit.reporting.metrics import DAY, WaveMetrics
 from audit.reporting.paragraphs import not_reached_reason, representative, tier_sections, withheld_note
 from audit.reporting.tables import (
     business_day,
+    channels,
     distribution,
     metric_rows,
     metrics_for,
@@ -134,6 +135,7 @@ def build_report_data(
         speed_quality=speed_quality(ctx, companies, numbers),
         rubric=rubric(ctx, probes),
         sectors=sectors(ctx, companies),
+        channels=channels(ctx, companies),
         trend=trend_data,
         method=_methodology(ctx, grades, companies),
         context_intro=ctx.gettext(

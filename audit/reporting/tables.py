@@ -23,6 +23,7 @@ from audit.reporting.paragraphs import CRITERION_ORDER, company_links, represent
 from audit.reporting.types import (
     Bar,
     BuildContext,
+    ChannelRow,
     MetricRow,
     Mover,
     RankRow,
@@ -108,6 +109,7 @@ def tier_counts(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[
 def ranking(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[RankRow, ...]:
     rows = []
     position = 0
+    emailed = any(probe.channel == "email" for company in companies for probe in company.probes)
     for company in sorted(companies, key=sort_key):
         if company.tier is Tier.NO_REPLY and ctx.names_hidden:
             continue
@@ -145,6 +147,7 @@ def ranking(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[Rank
                 tier=company.tier.value,
                 tier_label=ctx.tier_short(company.tier),
                 links=company_links(ctx, company),
+                channel=channel_label(ctx, probe.channel) if emailed else "",
             )
         )
     return tuple(rows)
@@ -310,6 +313,36 @@ def _quality_tone(ctx: BuildContext, share: float) -> str:
     if share >= quality.good:
         return Tier.FAST_COURTEOUS.value
     return Tier.REASONABLE.value if share >= quality.adequate else Tier.SLOW_OR_LACKING.value
+
+
+def channel_label(ctx: BuildContext, channel: str) -> str:
+    return ctx.gettext("by email") if channel == "email" else ctx.gettext("by contact form")
+
+
+def channels(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[ChannelRow, ...]:
+    """Form against email, when the wave used both: each channel's inquiries on the wave's measures."""
+    grouped: dict[str, list[ProbeResult]] = defaultdict(list)
+    for company in companies:
+        for probe in company.probes:
+            grouped[probe.channel].append(probe)
+    if len(grouped) < 2:
+        return ()
+    rows = []
+    for channel in sorted(grouped, key=lambda name: name != "form"):
+        numbers = metrics_for(ctx, grouped[channel])
+        rows.append(
+            ChannelRow(
+                channel=channel_label(ctx, channel),
+                inquiries=len(grouped[channel]),
+                reached=ctx.percent(numbers.reachable_share),
+                replied=ctx.percent(None if numbers.never_share is None else 1 - numbers.never_share),
+                median=ctx.latency(numbers.median_s),
+                median_responders=ctx.latency(numbers.median_responders_s),
+                within_24h=ctx.percent(numbers.within_24h),
+                quality=ctx.percent(numbers.mean_quality),
+            )
+        )
+    return tuple(rows)
 
 
 def sectors(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[SectorRow, ...]:

@@ -107,6 +107,7 @@ class RankRow:
     tier: str
     tier_label: str
     links: tuple[Link, ...]
+    channel: str = ""  # how the inquiry was sent, named only when the wave used email
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,20 @@ class SectorRow:
     within_24h: str
     quality: str
     tiers: tuple[TierCount, ...]
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    """One way of sending the inquiry (form, email), compared when a wave used both."""
+
+    channel: str
+    inquiries: int
+    reached: str
+    replied: str
+    median: str
+    median_responders: str
+    within_24h: str
+    quality: str
 
 
 @dataclass(frozen=True)
@@ -225,6 +240,7 @@ class ReportData:
     footer: str
     evidence_links: bool
     numbers: WaveMetrics  # the unformatted figures, for tests and scripts
+    channels: tuple[ChannelRow, ...] = ()  # empty unless the wave sent inquiries both ways
 
 
 # ---------------------------------------------------------------------------------------------------------
