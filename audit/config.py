@@ -130,6 +130,8 @@ class DiscoverySection(Strict):
 
 class AuditSection(Strict):
     name: str = Field(min_length=1)
+    name_he: str | None = Field(default=None, min_length=1)
+    """The audit's name in the Hebrew report (default: `name`)."""
     timezone: str = "UTC"
     language: Language = "en"
     """The report's language (and the inquiry's, unless inquiry.language says otherwise)."""
@@ -317,6 +319,8 @@ _EMAIL = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
 class CompanySection(Strict):
     id: str = Field(pattern=_ID)
     name: str = Field(min_length=1)
+    name_he: str | None = Field(default=None, min_length=1)
+    """The company's name in the Hebrew report (default: `name`)."""
     sector: str = "other"
     contact_url: str | None = None
     """The page with the contact form. Without it, `website` is searched for one (docs/probing.md,
@@ -416,6 +420,9 @@ class AuditConfig(Strict):
     inquiry: InquirySection
     report: ReportSection = ReportSection()
     schedule: ScheduleSection | None = None
+    sectors: dict[str, str] = {}
+    """Each sector's name in the Hebrew report, e.g. {insurance: ביטוח}; a sector not named here is shown as
+    the config writes it."""
     companies: tuple[CompanySection, ...] = Field(min_length=1)
 
     @field_validator("companies")

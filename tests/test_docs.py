@@ -198,7 +198,9 @@ def documented_keys(markdown: str) -> set[str]:
         for token in re.findall(r"`([^`]+)`", cells[0]):
             if token.startswith("."):
                 keys.add(parent + token[1:])
-            elif "." in token and re.fullmatch(r"[a-z_][a-z_\[\].]*", token):
+            elif ("." in token or token in AuditConfig.model_fields) and re.fullmatch(
+                r"[a-z_][a-z_\[\].]*", token
+            ):
                 keys.add(token)
                 parent = token.rsplit(".", 1)[0] + "."
     return keys

@@ -6,6 +6,7 @@ against a real database graded by the real grader.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -20,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit.config import AuditConfig
+from audit.config import parse_config as parse_config_text
 from audit.grading.types import CompanyResult, ProbeResult, Tier, WaveGrades
 from audit.reporting.data import EvidenceLink, ReportData, WaveFacts, build_report_data
 from audit.reporting.i18n import Lang, duration, tier_name
@@ -139,7 +141,7 @@ def test_each_company_paragraph_tells_its_facts(english: Rendered) -> None:
     assert phone.paragraph.startswith("Called back 3 hr 54 min after")
     slow = sections["slow_or_lacking"].entries[0]
     assert "promised a reply (“within 2 business days”): the promise was broken" in slow.paragraph
-    assert "Missing: did not answer the question" in slow.paragraph
+    assert "Fell short: did not answer the question" in slow.paragraph
     spam = next(entry for entry in sections["reasonable"].entries if entry.name == "Tapuz Telecom")
     assert "spam folder" in spam.paragraph and "in spam" in spam.flags
     late = [entry for entry in sections["no_reply"].entries if "after the deadline" in entry.paragraph]
@@ -658,3 +660,41 @@ def test_an_empty_wave_still_renders() -> None:
     assert report.report.numbers.median_s is None
     assert "No inquiry of this wave has been graded yet." in report.text
     assert parse(report.email).tags("script") == []
+
+
+def test_the_hebrew_report_uses_the_configs_hebrew_names_and_keeps_numbers_whole() -> None:
+    text = config_yaml(language="he").replace(
+        '  name: "Israeli contact forms, winter 2026"',
+        '  name: "Israeli contact forms, winter 2026"\n  name_he: "טפסי יצירת קשר, חורף 2026"',
+    )
+    text = text.replace("{id: galil-ins, ", '{id: galil-ins, name_he: "ביטוח הגליל", ')
+    text = text.replace("companies:\n", "sectors: {insurance: ביטוח, banking: בנקאות}\ncompanies:\n", 1)
+    config = parse_config_text(text)
+    hebrew = build(make_wave(), lang="he", config=config)
+    english = build(make_wave(), lang="en", config=config)
+    assert hebrew.title.startswith("טפסי יצירת קשר, חורף 2026") and english.title.startswith("Israeli")
+    names = {row.name for row in hebrew.ranking}
+    assert "ביטוח הגליל" in names and "Galil Insurance" not in names
+    assert "Galil Insurance" in {row.name for row in english.ranking}
+    sectors = {row.sector for row in hebrew.sectors}
+    assert {"ביטוח", "בנקאות", "telecom"} <= sectors and "insurance" not in sectors
+    assert {"insurance", "banking"} <= {row.sector for row in english.sectors}
+
+    from audit.reporting.i18n import number
+
+    assert number(-0.88, "he", "0.00") == "\u2066-0.88\u2069"  # never drawn "0.88-" in a Hebrew sentence
+    assert number(0.88, "he", "0.00") == "0.88" and number(-0.88, "en", "0.00") == "-0.88"
+
+
+def test_an_after_hours_inquiry_answered_before_opening_says_so() -> None:
+    grades = make_wave()
+    company = grades.companies[0]
+    probe = company.probes[0]
+    night = dataclasses.replace(probe, business_seconds_to_human=0.0)
+    changed = dataclasses.replace(grades, companies=(dataclasses.replace(company, probes=(night,)),
+                                                     *grades.companies[1:]))  # fmt: skip
+    report = build(changed)
+    entry = next(e for section in report.tiers for e in section.entries if e.name == company.name)
+    assert (
+        "before business hours began" in entry.paragraph and "0 min in business hours" not in entry.paragraph
+    )

@@ -116,7 +116,7 @@ def build_report_data(
             previous=previous.companies,
         )
     hidden = sum(1 for company in companies if company.tier is Tier.NO_REPLY) if ctx.names_hidden else 0
-    audit_name = " ".join(config.audit.name.split())
+    audit_name = ctx.audit_name()
     return ReportData(
         lang=lang,
         direction=i18n.direction(lang),
@@ -341,7 +341,7 @@ def _methodology(ctx: BuildContext, grades: WaveGrades, companies: tuple[Company
     if audit.country:
         holidays = ctx.gettext("; public holidays of {country} closed", country=audit.country)
     items = [
-        (ctx.gettext("Audit"), " ".join(audit.name.split())),
+        (ctx.gettext("Audit"), ctx.audit_name()),
         (ctx.gettext("Wave"), wave),
         (ctx.gettext("Graded as of"), ctx.moment(grades.as_of, "long")),
         (

@@ -158,7 +158,7 @@ def tier_short(lang: Lang, tier: str) -> str:
 class Criterion(NamedTuple):
     name: str  # in the rubric's bars and in "Partly: ..."
     met: str  # in "Good: ..."
-    unmet: str  # in "Missing: ..."
+    unmet: str  # in "Fell short: ..."
     checks: str  # what it checks, in "How we measured"
 
 
@@ -342,7 +342,12 @@ def _whole_percent(value: int, lang: Lang) -> str:
 
 
 def number(value: float, lang: Lang, pattern: str = "#,##0") -> str:
-    return format_decimal(value, pattern, locale=_locale(lang))
+    text = format_decimal(value, pattern, locale=_locale(lang))
+    if value < 0 and direction(lang) == "rtl":
+        # In a right-to-left sentence the bidi algorithm moves the minus sign to the number's right
+        # ("0.88-"); a left-to-right isolate (LRI ... PDI) keeps "-0.88" whole, in HTML, email and text.
+        return f"\u2066{text}\u2069"
+    return text
 
 
 def weekdays(days: tuple[str, ...], lang: Lang) -> str:

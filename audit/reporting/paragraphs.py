@@ -96,7 +96,8 @@ def _criteria_sentences(ctx: BuildContext, criteria: tuple[CriterionScore, ...])
     if partly:
         sentences.append(ctx.gettext("Partly: {items}.", items=", ".join(partly)))
     if missing:
-        sentences.append(ctx.gettext("Missing: {items}.", items=", ".join(missing)))
+        # Not "Missing:": the items name the fault ("impersonal"), so "missing" would read as its opposite.
+        sentences.append(ctx.gettext("Fell short: {items}.", items=", ".join(missing)))
     return sentences
 
 
@@ -108,7 +109,10 @@ def _reply_sentence(ctx: BuildContext, probe: ProbeResult) -> str:
         sent=ctx.moment(probe.submitted_at),
     )
     business = probe.business_seconds_to_human
-    if business is not None and ctx.duration(business) != ctx.latency(probe.wall_seconds_to_human):
+    if business == 0 and (probe.wall_seconds_to_human or 0) > 0:
+        # Sent after hours and answered before the next opening: "0 min in business hours" says it badly.
+        sentence += ctx.gettext("; before business hours began")
+    elif business is not None and ctx.duration(business) != ctx.latency(probe.wall_seconds_to_human):
         sentence += ctx.gettext("; {time} in business hours", time=ctx.duration(business))
     return sentence + "."
 
@@ -209,8 +213,8 @@ def company_entry(ctx: BuildContext, company: CompanyResult) -> CompanyEntry:
     if override is not None:
         sentences.append(override)
     return CompanyEntry(
-        name=company.name,
-        sector=company.sector,
+        name=ctx.company_name(company),
+        sector=ctx.sector_name(company.sector),
         time=time,
         paragraph=" ".join(sentences),
         quote=quote,

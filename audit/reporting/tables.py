@@ -131,8 +131,8 @@ def ranking(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[Rank
         rows.append(
             RankRow(
                 rank=str(position) if reached else "",
-                name=company.name,
-                sector=company.sector,
+                name=ctx.company_name(company),
+                sector=ctx.sector_name(company.sector),
                 submitted=ctx.moment(probe.submitted_at, "table"),
                 first_ack=ctx.latency(probe.wall_seconds_to_ack)
                 if probe.wall_seconds_to_ack is not None
@@ -231,7 +231,7 @@ def speed_quality(
             (
                 company.wall_seconds_to_human,
                 SpeedPoint(
-                    name=company.name,
+                    name=ctx.company_name(company),
                     time=ctx.latency(company.wall_seconds_to_human),
                     quality=ctx.percent(company.quality),
                     width=100 * company.quality,
@@ -355,7 +355,7 @@ def sectors(ctx: BuildContext, companies: Sequence[CompanyResult]) -> tuple[Sect
         numbers = metrics_for(ctx, [probe for company in members for probe in company.probes])
         rows.append(
             SectorRow(
-                sector=sector,
+                sector=ctx.sector_name(sector),
                 companies=len(members),
                 reached=ctx.percent(numbers.reachable_share),
                 replied=ctx.percent(None if numbers.never_share is None else 1 - numbers.never_share),
@@ -461,7 +461,7 @@ def _movers(
     changed.sort(key=lambda item: (-item[0], item[1].name.casefold()))
     movers = tuple(
         Mover(
-            name=company.name,
+            name=ctx.company_name(company),
             before=ctx.tier_short(old.tier),
             now=ctx.tier_short(company.tier),
             before_tier=old.tier.value,

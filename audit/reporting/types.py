@@ -6,12 +6,14 @@ text (company names, sectors, quotes) is kept as it is here; escaping is the tem
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from audit.config import AuditConfig
+from audit.config import AuditConfig, CompanySection
+from audit.grading.types import CompanyResult
 from audit.reporting import i18n
 from audit.reporting.i18n import Lang
 from audit.reporting.metrics import WaveMetrics
@@ -260,6 +262,28 @@ class BuildContext:
     @property
     def names_hidden(self) -> bool:
         return not self.config.audit.name_non_responders
+
+    # Names from the config, in the report's language when the config gives one (`name_he`, `sectors`).
+    def audit_name(self) -> str:
+        audit = self.config.audit
+        name = audit.name_he if self.lang == "he" and audit.name_he else audit.name
+        return " ".join(name.split())
+
+    def company_name(self, company: CompanyResult) -> str:
+        if self.lang == "he":
+            spec = self._companies.get(company.company_id)
+            if spec is not None and spec.name_he:
+                return spec.name_he
+        return company.name
+
+    def sector_name(self, sector: str) -> str:
+        if self.lang == "he":
+            return self.config.sectors.get(sector, sector)
+        return sector
+
+    @functools.cached_property
+    def _companies(self) -> dict[str, CompanySection]:
+        return {company.id: company for company in self.config.companies}
 
     # gettext in the report's language, message first; pybabel extracts these calls (babel.cfg).
     def gettext(self, message: str, /, **values: object) -> str:
