@@ -698,3 +698,53 @@ def test_an_after_hours_inquiry_answered_before_opening_says_so() -> None:
     assert (
         "before business hours began" in entry.paragraph and "0 min in business hours" not in entry.paragraph
     )
+
+
+def test_the_charts_are_inline_svg_that_agree_with_the_numbers(english: Rendered, hebrew: Rendered) -> None:
+    charts = english.report.charts
+    assert charts is not None and charts.scatter is not None and charts.curve is not None
+    numbers = english.report.numbers
+    assert len(charts.scatter.points) == numbers.correlation_pairs  # every company that replied in time
+    by_time = sorted(
+        (c.wall_seconds_to_human, point.x)
+        for c, point in zip(
+            [c for c in sorted(make_wave().companies, key=_sort_key) if _in_time(c)],
+            charts.scatter.points,
+            strict=True,
+        )
+    )
+    xs = [x for _, x in by_time]
+    assert xs == sorted(xs) and len(set(xs)) > 1  # slower is further right
+    left, top, right, bottom = charts.scatter.plot
+    assert all(left <= p.x <= right and top <= p.y <= bottom for p in charts.scatter.points)
+    shares = {m.label.split(":")[0]: m.label.split(": ")[1] for m in charts.curve.markers}
+    assert shares == {
+        "1 hr": _pct(numbers.within_1h),
+        "1 day": _pct(numbers.within_24h),
+        "5 days": _pct(numbers.within_5d),
+    }
+    for output in (english.web, english.email, hebrew.web):
+        assert output.count("<svg") == 2 and "<script" not in output
+    assert 'dir="ltr"' in hebrew.web.split("<svg", 1)[1].split(">", 1)[0]
+    assert "הזמן מאז הפנייה" in hebrew.web
+
+
+def _sort_key(company: CompanyResult) -> tuple[int, float, str]:
+    from audit.reporting.tables import sort_key
+
+    return sort_key(company)
+
+
+def _in_time(company: CompanyResult) -> bool:
+    from audit.reporting.metrics import answered_in_time
+    from audit.reporting.paragraphs import representative
+
+    return (
+        company.quality is not None
+        and company.wall_seconds_to_human is not None
+        and answered_in_time(representative(company))
+    )
+
+
+def _pct(fraction: float | None) -> str:
+    return "–" if fraction is None else f"{round(fraction * 100)}%"

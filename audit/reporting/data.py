@@ -12,6 +12,7 @@ from collections import Counter
 from audit.config import AuditConfig
 from audit.grading.types import CompanyResult, Tier, WaveGrades
 from audit.reporting import i18n
+from audit.reporting.charts import charts
 from audit.reporting.i18n import Lang
 from audit.reporting.metrics import DAY, WaveMetrics
 from audit.reporting.paragraphs import not_reached_reason, representative, tier_sections, withheld_note
@@ -136,6 +137,7 @@ def build_report_data(
         rubric=rubric(ctx, probes),
         sectors=sectors(ctx, companies),
         channels=channels(ctx, companies),
+        charts=charts(ctx, companies),
         trend=trend_data,
         method=_methodology(ctx, grades, companies),
         context_intro=ctx.gettext(

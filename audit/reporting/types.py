@@ -218,6 +218,65 @@ class Study:
     finding: str
 
 
+# The charts' geometry (audit/reporting/charts.py computes it, reports/partials/charts.html.j2 draws it)
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: float  # pixels along its axis
+    label: str
+
+
+@dataclass(frozen=True)
+class ScatterPoint:
+    x: float
+    y: float
+    tier: str
+    name: str
+    title: str  # the tooltip and the accessible text: "Acme: 33 min, quality 80%"
+    labelled: bool
+
+
+@dataclass(frozen=True)
+class Scatter:
+    width: float
+    height: float
+    plot: tuple[float, float, float, float]  # left, top, right, bottom of the plotting area
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
+    points: tuple[ScatterPoint, ...]
+    x_title: str
+    y_title: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    x: float
+    y: float
+    label: str  # "24 h: 45%"
+
+
+@dataclass(frozen=True)
+class Curve:
+    width: float
+    height: float
+    plot: tuple[float, float, float, float]
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
+    path: str  # an SVG path of the step curve, absolute coordinates
+    markers: tuple[Marker, ...]
+    x_title: str
+    y_title: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Charts:
+    scatter: Scatter | None  # None when fewer than two companies replied
+    curve: Curve | None  # None when no inquiry was sent
+
+
 @dataclass(frozen=True)
 class ReportData:
     lang: Lang
@@ -243,6 +302,7 @@ class ReportData:
     evidence_links: bool
     numbers: WaveMetrics  # the unformatted figures, for tests and scripts
     channels: tuple[ChannelRow, ...] = ()  # empty unless the wave sent inquiries both ways
+    charts: Charts | None = None  # drawn as inline SVG (audit/reporting/charts.py)
 
 
 # ---------------------------------------------------------------------------------------------------------
